@@ -1,0 +1,86 @@
+import Foundation
+import Postgres
+import Testing
+import TestSupport
+
+@Suite("Connection pool")
+struct PoolTests {
+    @Test func two_hundred_concurrent_queries_share_four_connections() async throws {
+        try await withTestPool(maxConnections: 4) { pool in
+            let sums = try await withThrowingTaskGroup(of: Int.self) { group in
+                for i in 0..<200 {
+                    group.addTask { try await pool.query("SELECT \(i) + 1 AS n, pg_sleep(0.001)").first!.decode(Int.self, "n") }
+                }
+                var total = 0
+                for try await n in group { total += n }
+                return total
+            }
+            #expect(sums == (1...200).reduce(0, +))
+            #expect(pool.openConnections <= 4)
+            let backends = try await pool.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database()")
+            #expect(try backends[0].decode(Int.self, "n") <= 4)
+        }
+    }
+
+    @Test func a_terminated_backend_is_replaced_without_the_caller_noticing() async throws {
+        try await withTestPool(maxConnections: 1) { pool in
+            let first = try await pool.query("SELECT pg_backend_pid() AS pid")[0].decode(Int32.self, "pid")
+            // Kill it from outside the pool, as an operator or a failover would.
+            let killer = PostgresPool(configuration: pool.configuration, maxConnections: 1)
+            try await killer.execute("SELECT pg_terminate_backend(\(first))")
+            await killer.close()
+            try await Task.sleep(for: .milliseconds(100))
+            let second = try await pool.query("SELECT pg_backend_pid() AS pid")[0].decode(Int32.self, "pid")
+            #expect(second != first)
+        }
+    }
+
+    @Test func waiting_for_a_busy_pool_times_out_with_a_clear_error() async throws {
+        try await postgresTemplate.withDatabase(maxConnections: 1) { pool in
+            let short = PostgresPool(configuration: pool.configuration, maxConnections: 1, acquireTimeout: .milliseconds(200))
+            async let holder: Void = short.withConnection { conn in _ = try await conn.query("SELECT pg_sleep(1)") }
+            try await Task.sleep(for: .milliseconds(100))
+            let error = await #expect(throws: PostgresError.self) { try await short.query("SELECT 1") }
+            #expect(error?.code == .poolTimeout)
+            #expect(error?.message.contains("no database connection became free") == true)
+            try await holder
+            // The pool still works once the connection is back.
+            #expect(try await short.query("SELECT 1 AS one")[0].decode(Int.self, "one") == 1)
+            await short.close()
+        }
+    }
+
+    @Test func a_transaction_rolls_back_when_its_body_throws() async throws {
+        struct Boom: Error {}
+        try await withTestPool { pool in
+            try await pool.execute("CREATE TABLE ledger (n int)")
+            await #expect(throws: Boom.self) {
+                try await pool.withTransaction { conn in
+                    try await conn.execute("INSERT INTO ledger VALUES (1)")
+                    throw Boom()
+                }
+            }
+            try await pool.withTransaction { conn in try await conn.execute("INSERT INTO ledger VALUES (2)") }
+            let rows = try await pool.query("SELECT n FROM ledger")
+            #expect(rows.map { try? $0.decode(Int.self, "n") } == [2])
+        }
+    }
+
+    @Test func a_connection_left_in_a_failed_transaction_is_not_reused() async throws {
+        try await withTestPool(maxConnections: 1) { pool in
+            try await pool.withConnection { conn in
+                try await conn.execute("BEGIN")
+                _ = try? await conn.execute("SELECT 1/0")
+            }
+            #expect(try await pool.query("SELECT 1 AS one")[0].decode(Int.self, "one") == 1)
+        }
+    }
+
+    @Test func connecting_to_a_missing_database_reports_the_server_message() async throws {
+        let pool = PostgresPool(configuration: TestServer.configuration.with(database: "no_such_db_\(getpid())"), maxConnections: 1)
+        let error = await #expect(throws: PostgresError.self) { try await pool.query("SELECT 1") }
+        #expect(error?.code == .connection)
+        #expect(error?.message.contains("does not exist") == true)
+        await pool.close()
+    }
+}
