@@ -69,11 +69,12 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "MailTests", dependencies: ["Mail"]),
         .testTarget(name: "SMTPTests", dependencies: ["SMTP"]),
-        .testTarget(name: "FacteurTests", dependencies: ["Facteur", "TestSupport"]),
+        .target(name: "FacteurTestSupport", dependencies: ["Facteur", "TestSupport"], path: "Tests/FacteurSupport"),
+        .testTarget(name: "FacteurTests", dependencies: ["Facteur", "FacteurTestSupport"]),
         .testTarget(
             name: "FacteurHTTPTests",
             dependencies: [
-                "FacteurHTTP", "TestSupport",
+                "FacteurHTTP", "FacteurTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

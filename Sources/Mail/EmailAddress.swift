@@ -110,7 +110,8 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible, Codable
     private static func validateLocalPart(_ raw: String) throws(EmailAddressError) -> String {
         let local = raw.precomposedStringWithCanonicalMapping
         for s in local.unicodeScalars where s != "." {
-            let ok = s.isASCII
+            let ok =
+                s.isASCII
                 ? (s.properties.isAlphabetic || ("0"..."9").contains(s) || atextPunctuation.contains(s))
                 : isAllowedNonASCIILocal(s)
             guard ok else { throw .init(.invalidLocalCharacter(s)) }
@@ -131,7 +132,7 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible, Codable
     private static func isAllowedNonASCIILocal(_ s: Unicode.Scalar) -> Bool {
         switch s.properties.generalCategory {
         case .spaceSeparator, .lineSeparator, .paragraphSeparator, .control,
-             .privateUse, .surrogate, .unassigned:
+            .privateUse, .surrogate, .unassigned:
             return false
         case .format:
             return s.value == 0x200C || s.value == 0x200D
@@ -174,10 +175,10 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible, Codable
             if label.hasPrefix(Punycode.acePrefix) {
                 let body = String(label.dropFirst(Punycode.acePrefix.count))
                 guard let decoded = Punycode.decode(body),
-                      !decoded.unicodeScalars.allSatisfy(\.isASCII),
-                      Punycode.encode(decoded) == body,
-                      Punycode.normalize(domain: decoded).unicodeScalars.elementsEqual(decoded.unicodeScalars),
-                      decoded.unicodeScalars.allSatisfy(Punycode.isLabelScalar)
+                    !decoded.unicodeScalars.allSatisfy(\.isASCII),
+                    Punycode.encode(decoded) == body,
+                    Punycode.normalize(domain: decoded).unicodeScalars.elementsEqual(decoded.unicodeScalars),
+                    decoded.unicodeScalars.allSatisfy(Punycode.isLabelScalar)
                 else { throw .init(.invalidPunycode(label: label)) }
                 unicode = decoded
             }
@@ -245,8 +246,10 @@ public struct EmailAddressError: Error, Sendable, Equatable, CustomStringConvert
         case .addressLiteral(let d):
             "address literal '\(Self.escaped(d))' is not supported; use a domain name"
         case .domainEmptyLabel(let d):
-            "domain '\(Self.escaped(d))' " + (d.unicodeScalars.first == "." ? "starts with a dot"
-                : d.unicodeScalars.last == "." ? "ends with a dot" : "contains consecutive dots")
+            "domain '\(Self.escaped(d))' "
+                + (d.unicodeScalars.first == "."
+                    ? "starts with a dot"
+                    : d.unicodeScalars.last == "." ? "ends with a dot" : "contains consecutive dots")
         case .domainNeedsDot(let d): "domain '\(Self.escaped(d))' needs a dot"
         case .domainTooLong(let n): "domain is longer than \(EmailAddress.maxDomainLength) octets (\(n))"
         case .labelInvalidCharacter(let label, let s):

@@ -100,7 +100,8 @@ public enum Punycode {
             var k = base
             while true {
                 guard position < input.count,
-                      let digit = digitValue(input[position]) else { return nil }
+                    let digit = digitValue(input[position])
+                else { return nil }
                 position += 1
                 guard digit <= (maxInt - i) / w else { return nil }
                 i += digit * w
@@ -158,7 +159,7 @@ public enum Punycode {
             .map { scalars -> String in
                 let label = String(scalars)
                 guard label.hasPrefix(acePrefix),
-                      let decoded = decode(String(label.dropFirst(acePrefix.count)))
+                    let decoded = decode(String(label.dropFirst(acePrefix.count)))
                 else { return String(label) }
                 return decoded
             }
@@ -181,8 +182,8 @@ public enum Punycode {
     static func isLabelLetter(_ s: Unicode.Scalar) -> Bool {
         switch s.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-             .nonspacingMark, .spacingMark, .enclosingMark,
-             .decimalNumber, .letterNumber, .otherNumber:
+            .nonspacingMark, .spacingMark, .enclosingMark,
+            .decimalNumber, .letterNumber, .otherNumber:
             return true
         default:
             return false

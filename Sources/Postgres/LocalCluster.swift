@@ -144,7 +144,9 @@ public struct LocalCluster: Sendable {
             let candidate = "\(root)/\(version)/bin"
             if FileManager.default.isExecutableFile(atPath: candidate + "/initdb") { return candidate }
         }
-        throw Failure(description: "PostgreSQL's initdb was not found on PATH or under /usr/lib/postgresql; install it (Debian: apt-get install postgresql)")
+        throw Failure(
+            description:
+                "PostgreSQL's initdb was not found on PATH or under /usr/lib/postgresql; install it (Debian: apt-get install postgresql)")
     }
 
     private static func postgresCanReach(_ directory: String) -> Bool {

@@ -19,7 +19,8 @@ public struct PostgresConfiguration: Sendable, Hashable {
 
     /// A configuration for a server listening on a unix socket in `socketDirectory`.
     public static func socket(directory: String, port: Int = 5432, user: String, database: String) -> PostgresConfiguration {
-        PostgresConfiguration(connectionString: "host='\(escape(directory))' port=\(port) user='\(escape(user))' dbname='\(escape(database))'")
+        PostgresConfiguration(
+            connectionString: "host='\(escape(directory))' port=\(port) user='\(escape(user))' dbname='\(escape(database))'")
     }
 
     /// The same server, another database.

@@ -87,7 +87,8 @@ public struct PostgresRow: Sendable {
             } catch let mismatch as PostgresDecodingFailure {
                 throw PostgresError(
                     code: .decoding,
-                    message: "column '\(result.columns[column])' (\(PostgresType.name(of: oid))) cannot be decoded as \(Value.self): \(mismatch.reason)",
+                    message:
+                        "column '\(result.columns[column])' (\(PostgresType.name(of: oid))) cannot be decoded as \(Value.self): \(mismatch.reason)",
                     column: result.columns[column])
             }
         }
@@ -96,7 +97,8 @@ public struct PostgresRow: Sendable {
     /// Decodes a column by name.
     public func decode<Value: PostgresDecodable>(_ type: Value.Type = Value.self, _ column: String) throws -> Value {
         guard let position = result.index(of: column) else {
-            throw PostgresError(code: .decoding, message: "no column named '\(column)' (columns: \(result.columns.joined(separator: ", ")))")
+            throw PostgresError(
+                code: .decoding, message: "no column named '\(column)' (columns: \(result.columns.joined(separator: ", ")))")
         }
         return try decode(Value.self, at: position)
     }

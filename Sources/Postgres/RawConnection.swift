@@ -76,7 +76,8 @@ final class RawConnection: @unchecked Sendable {
                 continue
             }
             if value.utf8.contains(0) {
-                throw PostgresError(code: .encoding, message: "a text parameter contains a NUL byte, which PostgreSQL cannot store", query: sql.text)
+                throw PostgresError(
+                    code: .encoding, message: "a text parameter contains a NUL byte, which PostgreSQL cannot store", query: sql.text)
             }
             offsets.append(buffer.count)
             buffer.append(contentsOf: value.utf8.map { CChar(bitPattern: $0) })

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Facteur
 
 // MARK: - Helpers
@@ -78,14 +79,17 @@ private struct SplitMix64: RandomNumberGenerator {
 }
 
 /// Compares long outcome lists, reporting only the first difference.
-private func expectSame(_ actual: [Outcome], _ expected: [Outcome], _ context: String = "",
-                        sourceLocation: SourceLocation = #_sourceLocation) {
+private func expectSame(
+    _ actual: [Outcome], _ expected: [Outcome], _ context: String = "",
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     guard actual != expected else { return }
     let index = (0..<min(actual.count, expected.count)).first { actual[$0] != expected[$0] } ?? min(actual.count, expected.count)
     let got = index < actual.count ? actual[index].description : "nothing"
     let want = index < expected.count ? expected[index].description : "nothing"
-    Issue.record("\(context) outcome #\(index): got \(got), expected \(want) (counts \(actual.count) vs \(expected.count))",
-                 sourceLocation: sourceLocation)
+    Issue.record(
+        "\(context) outcome #\(index): got \(got), expected \(want) (counts \(actual.count) vs \(expected.count))",
+        sourceLocation: sourceLocation)
 }
 
 /// Line breaks as the reader counts them: CR, LF, and CRLF as one.
@@ -105,12 +109,15 @@ private func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
     @Test func rfc4180Examples() {
         #expect(parse("aaa,bbb,ccc\r\nzzz,yyy,xxx\r\n") == [rec(1, "aaa", "bbb", "ccc"), rec(2, "zzz", "yyy", "xxx")])
         #expect(parse("aaa,bbb,ccc\r\nzzz,yyy,xxx") == [rec(1, "aaa", "bbb", "ccc"), rec(2, "zzz", "yyy", "xxx")])
-        #expect(parse("field_name,field_name,field_name\r\naaa,bbb,ccc\r\n")
-            == [rec(1, "field_name", "field_name", "field_name"), rec(2, "aaa", "bbb", "ccc")])
-        #expect(parse("\"aaa\",\"bbb\",\"ccc\"\r\nzzz,yyy,xxx")
-            == [rec(1, "aaa", "bbb", "ccc"), rec(2, "zzz", "yyy", "xxx")])
-        #expect(parse("\"aaa\",\"b\r\nbb\",\"ccc\"\r\nzzz,yyy,xxx")
-            == [rec(1, "aaa", "b\r\nbb", "ccc"), rec(3, "zzz", "yyy", "xxx")])
+        #expect(
+            parse("field_name,field_name,field_name\r\naaa,bbb,ccc\r\n")
+                == [rec(1, "field_name", "field_name", "field_name"), rec(2, "aaa", "bbb", "ccc")])
+        #expect(
+            parse("\"aaa\",\"bbb\",\"ccc\"\r\nzzz,yyy,xxx")
+                == [rec(1, "aaa", "bbb", "ccc"), rec(2, "zzz", "yyy", "xxx")])
+        #expect(
+            parse("\"aaa\",\"b\r\nbb\",\"ccc\"\r\nzzz,yyy,xxx")
+                == [rec(1, "aaa", "b\r\nbb", "ccc"), rec(3, "zzz", "yyy", "xxx")])
         #expect(parse("\"aaa\",\"b\"\"bb\",\"ccc\"") == [rec(1, "aaa", "b\"bb", "ccc")])
     }
 
@@ -156,14 +163,15 @@ private func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
 
     @Test func embeddedNewlinesAdvanceLineNumbers() {
         let text = "id,note\n1,\"x\ny\nz\"\n2,ok\n3,\"p\r\nq\"\r\n4,\"r\rs\"\n5,end"
-        #expect(parse(text) == [
-            rec(1, "id", "note"),
-            rec(2, "1", "x\ny\nz"),
-            rec(5, "2", "ok"),
-            rec(6, "3", "p\r\nq"),
-            rec(8, "4", "r\rs"),
-            rec(10, "5", "end"),
-        ])
+        #expect(
+            parse(text) == [
+                rec(1, "id", "note"),
+                rec(2, "1", "x\ny\nz"),
+                rec(5, "2", "ok"),
+                rec(6, "3", "p\r\nq"),
+                rec(8, "4", "r\rs"),
+                rec(10, "5", "end"),
+            ])
         // A quoted field that is only line breaks.
         #expect(parse("\"\n\n\",x\ny") == [rec(1, "\n\n", "x"), rec(4, "y")])
     }
@@ -216,54 +224,66 @@ private func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
 
 @Suite struct CSVReaderErrorTests {
     @Test func unexpectedCharacterAfterClosingQuote() {
-        #expect(parse("a,b\n1,\"x\"y,2\n3,4\n")
-            == [rec(1, "a", "b"), err(2, .unexpectedCharacterAfterClosingQuote), rec(3, "3", "4")])
+        #expect(
+            parse("a,b\n1,\"x\"y,2\n3,4\n")
+                == [rec(1, "a", "b"), err(2, .unexpectedCharacterAfterClosingQuote), rec(3, "3", "4")])
         #expect(parse("\"x\" ,y\nz") == [err(1, .unexpectedCharacterAfterClosingQuote), rec(2, "z")])
     }
 
     @Test func unterminatedQuoteCostsOnlyItsLine() {
-        #expect(parse("a,b\n1,\"open\n3,4\n5,6\n")
-            == [rec(1, "a", "b"), err(2, .unterminatedQuotedField), rec(3, "3", "4"), rec(4, "5", "6")])
+        #expect(
+            parse("a,b\n1,\"open\n3,4\n5,6\n")
+                == [rec(1, "a", "b"), err(2, .unterminatedQuotedField), rec(3, "3", "4"), rec(4, "5", "6")])
         #expect(parse("\"") == [err(1, .unterminatedQuotedField)])
         #expect(parse("x\n\"abc") == [rec(1, "x"), err(2, .unterminatedQuotedField)])
     }
 
     @Test func fieldTooLong() {
-        #expect(parse("abcd,e\nabcde,f\ng\n", maxFieldBytes: 4)
-            == [rec(1, "abcd", "e"), err(2, .fieldTooLong(limit: 4)), rec(3, "g")])
-        #expect(parse("\"abcd\"\n\"abcde\"\nx", maxFieldBytes: 4)
-            == [rec(1, "abcd"), err(2, .fieldTooLong(limit: 4)), rec(3, "x")])
+        #expect(
+            parse("abcd,e\nabcde,f\ng\n", maxFieldBytes: 4)
+                == [rec(1, "abcd", "e"), err(2, .fieldTooLong(limit: 4)), rec(3, "g")])
+        #expect(
+            parse("\"abcd\"\n\"abcde\"\nx", maxFieldBytes: 4)
+                == [rec(1, "abcd"), err(2, .fieldTooLong(limit: 4)), rec(3, "x")])
         // The limit is on raw bytes: "" counts as two.
         #expect(parse("\"a\"\"b\"", maxFieldBytes: 4) == [rec(1, "a\"b")])
         #expect(parse("\"ab\"\"c\"", maxFieldBytes: 4) == [err(1, .fieldTooLong(limit: 4))])
         #expect(parse("\"abc\"\"\"", maxFieldBytes: 4) == [err(1, .fieldTooLong(limit: 4))])
         // A runaway quote is cut off by the limit, then only its line is dropped.
-        #expect(parse("1,\"runaway\n2,b\n3,c\n4,d\n", maxFieldBytes: 8)
-            == [err(1, .fieldTooLong(limit: 8)), rec(2, "2", "b"), rec(3, "3", "c"), rec(4, "4", "d")])
+        #expect(
+            parse("1,\"runaway\n2,b\n3,c\n4,d\n", maxFieldBytes: 8)
+                == [err(1, .fieldTooLong(limit: 8)), rec(2, "2", "b"), rec(3, "3", "c"), rec(4, "4", "d")])
     }
 
     @Test func tooManyFields() {
-        #expect(parse("a,b,c\na,b,c,d\ne\n", maxFields: 3)
-            == [rec(1, "a", "b", "c"), err(2, .tooManyFields(limit: 3)), rec(3, "e")])
+        #expect(
+            parse("a,b,c\na,b,c,d\ne\n", maxFields: 3)
+                == [rec(1, "a", "b", "c"), err(2, .tooManyFields(limit: 3)), rec(3, "e")])
         #expect(parse("\"a\",\"b\",\"c\",\"d\"\ne", maxFields: 3) == [err(1, .tooManyFields(limit: 3)), rec(2, "e")])
     }
 
     @Test func invalidUTF8DropsExactlyTheRecord() {
-        #expect(parse(Array("ok\n".utf8) + [0xFF] + Array(",x\nnext\n".utf8))
-            == [rec(1, "ok"), err(2, .invalidUTF8), rec(3, "next")])
+        #expect(
+            parse(Array("ok\n".utf8) + [0xFF] + Array(",x\nnext\n".utf8))
+                == [rec(1, "ok"), err(2, .invalidUTF8), rec(3, "next")])
         // Multi-line record: the whole record is dropped, parsing resumes after it.
-        #expect(parse(Array("\"a\n".utf8) + [0xC0, 0x80] + Array("\"\nz\n".utf8))
-            == [err(1, .invalidUTF8, resume: 3), rec(3, "z")])
-        for bad: [UInt8] in [[0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xE2, 0x82], [0x80], [0xF4, 0x90, 0x80, 0x80]] {
+        #expect(
+            parse(Array("\"a\n".utf8) + [0xC0, 0x80] + Array("\"\nz\n".utf8))
+                == [err(1, .invalidUTF8, resume: 3), rec(3, "z")])
+        for bad: [UInt8] in [
+            [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xE2, 0x82], [0x80], [0xF4, 0x90, 0x80, 0x80],
+        ] {
             #expect(parse(bad + [0x0A, 0x61]) == [err(1, .invalidUTF8), rec(2, "a")])
         }
     }
 
     @Test func utf8ValidatorAgreesWithStandardLibrary() {
-        guard #available(macOS 15, *) else { return }   // String(validating:as:)
+        guard #available(macOS 15, *) else { return }  // String(validating:as:)
         var rng = SplitMix64(state: 42)
-        let interesting: [UInt8] = [0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF,
-                                    0xE0, 0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF]
+        let interesting: [UInt8] = [
+            0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF,
+            0xE0, 0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF,
+        ]
         for _ in 0..<200_000 {
             let length = Int.random(in: 0...12, using: &rng)
             let bytes = (0..<length).map { _ in interesting.randomElement(using: &rng)! }
@@ -277,27 +297,32 @@ private func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
     }
 
     @Test func errorDescriptions() {
-        #expect(CSVError(line: 17, reason: .unterminatedQuotedField, resumeLine: 18).description
-            == "line 17: unterminated quoted field")
-        #expect(CSVError(line: 9, reason: .unexpectedCharacterAfterClosingQuote, resumeLine: 10).description
-            == "line 9: unexpected character after closing quote")
-        #expect(CSVError(line: 3, reason: .fieldTooLong(limit: 65536), resumeLine: 4).description
-            == "line 3: field longer than 65536 bytes")
+        #expect(
+            CSVError(line: 17, reason: .unterminatedQuotedField, resumeLine: 18).description
+                == "line 17: unterminated quoted field")
+        #expect(
+            CSVError(line: 9, reason: .unexpectedCharacterAfterClosingQuote, resumeLine: 10).description
+                == "line 9: unexpected character after closing quote")
+        #expect(
+            CSVError(line: 3, reason: .fieldTooLong(limit: 65536), resumeLine: 4).description
+                == "line 3: field longer than 65536 bytes")
         #expect(CSVError(line: 5, reason: .invalidUTF8, resumeLine: 6).description == "line 5: not valid UTF-8")
-        #expect(CSVError(line: 2, reason: .tooManyFields(limit: 1000), resumeLine: 6).description
-            == "line 2: more than 1000 fields (resuming at line 6)")
+        #expect(
+            CSVError(line: 2, reason: .tooManyFields(limit: 1000), resumeLine: 6).description
+                == "line 2: more than 1000 fields (resuming at line 6)")
     }
 
     /// Overlapping multi-line errors: each rewinds while the rescan budget allows.
     @Test func overlappingErrorsRewindWithinBudget() {
         // Line 1's quoted field swallows "\n2," and fails at `y` (line 2); the reader rewinds to
         // line 2, whose quote then runs to the end; it rewinds again to line 3.
-        #expect(parse("1,\"x\n2,\"y\n3,z\n4,w\n") == [
-            err(1, .unexpectedCharacterAfterClosingQuote),
-            err(2, .unterminatedQuotedField),
-            rec(3, "3", "z"),
-            rec(4, "4", "w"),
-        ])
+        #expect(
+            parse("1,\"x\n2,\"y\n3,z\n4,w\n") == [
+                err(1, .unexpectedCharacterAfterClosingQuote),
+                err(2, .unterminatedQuotedField),
+                rec(3, "3", "z"),
+                rec(4, "4", "w"),
+            ])
     }
 
     /// When every line start opens a quoted field that runs to the same far error, rewinding
@@ -305,11 +330,12 @@ private func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
     /// end of the line where the error is.
     @Test func rewindBudgetExhausted() {
         let text = "\"aaaa\n" + String(repeating: "x\",\"aaaa\n", count: 5) + "x\"q\nok\n"
-        #expect(parse(text) == [
-            err(1, .unexpectedCharacterAfterClosingQuote),
-            err(2, .unexpectedCharacterAfterClosingQuote, resume: 8),
-            rec(8, "ok"),
-        ])
+        #expect(
+            parse(text) == [
+                err(1, .unexpectedCharacterAfterClosingQuote),
+                err(2, .unexpectedCharacterAfterClosingQuote, resume: 8),
+                rec(8, "ok"),
+            ])
     }
 
     /// Hostile input (every line opens a quote) stays linear and the reader keeps going.
@@ -330,14 +356,15 @@ private func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
 
     @Test func recoveryAfterErrorsKeepsLineNumbers() {
         let text = "h1,h2\nok,1\n\"bad\"x,2\nok,3\n\"multi\nline\",4\nbad\"\"\",\"x\"\"y\n"
-        #expect(parse(text) == [
-            rec(1, "h1", "h2"),
-            rec(2, "ok", "1"),
-            err(3, .unexpectedCharacterAfterClosingQuote),
-            rec(4, "ok", "3"),
-            rec(5, "multi\nline", "4"),
-            err(7, .unterminatedQuotedField),
-        ])
+        #expect(
+            parse(text) == [
+                rec(1, "h1", "h2"),
+                rec(2, "ok", "1"),
+                err(3, .unexpectedCharacterAfterClosingQuote),
+                rec(4, "ok", "3"),
+                rec(5, "multi\nline", "4"),
+                err(7, .unterminatedQuotedField),
+            ])
     }
 }
 
@@ -359,7 +386,11 @@ private func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
         add("budget", "\"aa\n" + String(repeating: "x\",\"a\n", count: 3) + "x\"q\nok")
         add("too long", "abcd,\"ef\"\"g\"\nabcdef,x\n\"abc\ndef\",y\n\"ab\"\"c\"\nok", maxFieldBytes: 4)
         add("too many", "a,b\na,b,c\n\"a\",\"b\",\"c\"\r\nd", maxFields: 2)
-        inputs.append(("invalid utf8", Array("a\n\"".utf8) + [0xE2, 0x82] + Array("\n\",x\r\nok\n".utf8) + [0xF0, 0x9F, 0x99, 0x82], 64 * 1024, 1000))
+        inputs.append(
+            (
+                "invalid utf8", Array("a\n\"".utf8) + [0xE2, 0x82] + Array("\n\",x\r\nok\n".utf8) + [0xF0, 0x9F, 0x99, 0x82], 64 * 1024,
+                1000
+            ))
         inputs.append(("partial bom", [0xEF, 0xBB, 0x0A, 0x61], 64 * 1024, 1000))
         return inputs
     }()
@@ -390,13 +421,14 @@ private func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
 
     @Test func expectedOutputOfTheErrorCorpus() {
         let bytes = Array("1,\"x\"y,2\n3,4\n\"open\n5,6\r\n\"unterminated".utf8)
-        #expect(parse(bytes) == [
-            err(1, .unexpectedCharacterAfterClosingQuote),
-            rec(2, "3", "4"),
-            err(3, .unexpectedCharacterAfterClosingQuote),
-            rec(4, "5", "6"),
-            err(5, .unterminatedQuotedField),
-        ])
+        #expect(
+            parse(bytes) == [
+                err(1, .unexpectedCharacterAfterClosingQuote),
+                rec(2, "3", "4"),
+                err(3, .unexpectedCharacterAfterClosingQuote),
+                rec(4, "5", "6"),
+                err(5, .unterminatedQuotedField),
+            ])
     }
 
     @Test func randomChunkingOfALargerInput() {
@@ -508,9 +540,10 @@ private func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
         var records: [[String]] = []
         for _ in 0..<3000 {
             let count = Int.random(in: 1...6, using: &rng)
-            records.append((0..<count).map { _ in
-                (0..<Int.random(in: 0...6, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
-            })
+            records.append(
+                (0..<count).map { _ in
+                    (0..<Int.random(in: 0...6, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+                })
         }
         let writer = CSVWriter()
         var buffer: [UInt8] = []

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Mail
 
 private let local64 = String(repeating: "l", count: 64)
@@ -18,19 +19,25 @@ private let valid: [(String, String, String, Bool)] = [
     ("user@mail.sub.example.co.uk", "user@mail.sub.example.co.uk", "user@mail.sub.example.co.uk", true),
     ("1234567890@123.example.com", "1234567890@123.example.com", "1234567890@123.example.com", true),
     ("o'brien@example.ie", "o'brien@example.ie", "o'brien@example.ie", true),
-    ("!#$%&'*+-/=?^_`{|}~@example.com", "!#$%&'*+-/=?^_`{|}~@example.com",
-     "!#$%&'*+-/=?^_`{|}~@example.com", true),
+    (
+        "!#$%&'*+-/=?^_`{|}~@example.com", "!#$%&'*+-/=?^_`{|}~@example.com",
+        "!#$%&'*+-/=?^_`{|}~@example.com", true
+    ),
     ("user@my-host.example", "user@my-host.example", "user@my-host.example", true),
-    ("user@r3---sn-abc.googlevideo.com", "user@r3---sn-abc.googlevideo.com",
-     "user@r3---sn-abc.googlevideo.com", true),
+    (
+        "user@r3---sn-abc.googlevideo.com", "user@r3---sn-abc.googlevideo.com",
+        "user@r3---sn-abc.googlevideo.com", true
+    ),
     ("josé@exämple.com", "josé@exämple.com", "josé@xn--exmple-cua.com", false),
     ("élodie@exemple.fr", "élodie@exemple.fr", "élodie@exemple.fr", false),
     ("user@Bücher.DE", "user@bücher.de", "user@xn--bcher-kva.de", true),
     ("user@xn--bcher-kva.de", "user@bücher.de", "user@xn--bcher-kva.de", true),
     ("user@例え。テスト", "user@例え.テスト", "user@xn--r8jz45g.xn--zckzah", true),
     ("用户@例子.广告", "用户@例子.广告", "用户@xn--fsqu00a.xn--4rr70v", false),
-    ("пользователь@пример.рф", "пользователь@пример.рф",
-     "пользователь@xn--e1afmkfd.xn--p1ai", false),
+    (
+        "пользователь@пример.рф", "пользователь@пример.рф",
+        "пользователь@xn--e1afmkfd.xn--p1ai", false
+    ),
     ("\(local64)@example.com", "\(local64)@example.com", "\(local64)@example.com", true),
     ("a@\(label63).com", "a@\(label63).com", "a@\(label63).com", true),
     ("\(local64)@\(domain189)", "\(local64)@\(domain189)", "\(local64)@\(domain189)", true),

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Mail
 
 /// RFC 3492 section 7.1 sample strings (A–S, except H which needs case flags)
@@ -17,10 +18,14 @@ private let samples: [(String, String)] = [
     ),  // (F) Hindi
     ("なぜみんな日本語を話してくれないのか", "n8jok5ay5dzabd5bym9f0cm5685rrjetr6pdxa"),  // (G) Japanese
     ("почемужеонинеговорятпорусски", "b1abfaaepdrnnbgefbadotcwatmq2g4l"),  // (I) Russian
-    ("Porqu\u{E9}nopuedensimplementehablarenEspa\u{F1}ol",
-     "PorqunopuedensimplementehablarenEspaol-fmd56a"),  // (J) Spanish
-    ("T\u{1EA1}isaoh\u{1ECD}kh\u{F4}ngth\u{1EC3}ch\u{1EC9}n\u{F3}iti\u{1EBF}ngVi\u{1EC7}t",
-     "TisaohkhngthchnitingVit-kjcr8268qyxafd2f1b9g"),  // (K) Vietnamese
+    (
+        "Porqu\u{E9}nopuedensimplementehablarenEspa\u{F1}ol",
+        "PorqunopuedensimplementehablarenEspaol-fmd56a"
+    ),  // (J) Spanish
+    (
+        "T\u{1EA1}isaoh\u{1ECD}kh\u{F4}ngth\u{1EC3}ch\u{1EC9}n\u{F3}iti\u{1EBF}ngVi\u{1EC7}t",
+        "TisaohkhngthchnitingVit-kjcr8268qyxafd2f1b9g"
+    ),  // (K) Vietnamese
     ("3年B組金八先生", "3B-ww4c5e180e575a65lsy2b"),  // (L)
     ("安室奈美恵-with-SUPER-MONKEYS", "-with-SUPER-MONKEYS-pc58ag80a8qai00g7n9n"),  // (M)
     ("Hello-Another-Way-それぞれの場所", "Hello-Another-Way--fc4qua05auwb3674vfr0b"),  // (N)
@@ -58,39 +63,47 @@ func decodeSample(unicode: String, punycode: String) throws {
     #expect(Punycode.decode("b1abfaaepdrnnbgefbaDotcwatmq2g4l") == "почемужеонинеговорятпорусски")
 }
 
-@Test("round trip", arguments: [
-    "", "a", "ascii-only", "ü", "Ünïcödé", "😀 emoji", "ß∂ƒ©", "a-b-c-ü", "𝔘𝔫𝔦",
-])
+@Test(
+    "round trip",
+    arguments: [
+        "", "a", "ascii-only", "ü", "Ünïcödé", "😀 emoji", "ß∂ƒ©", "a-b-c-ü", "𝔘𝔫𝔦",
+    ])
 func roundTrip(_ text: String) throws {
     let encoded = try #require(Punycode.encode(text))
     #expect(encoded.unicodeScalars.allSatisfy { $0.isASCII })
     #expect(Punycode.decode(encoded) == text)
 }
 
-@Test("decode rejects malformed input", arguments: [
-    "bcher-k", "zz", "ab-c!", "-abc", "ü", "99999999999", "999999999999999999",
-])
+@Test(
+    "decode rejects malformed input",
+    arguments: [
+        "bcher-k", "zz", "ab-c!", "-abc", "ü", "99999999999", "999999999999999999",
+    ])
 func decodeRejects(_ encoded: String) {
     #expect(Punycode.decode(encoded) == nil)
 }
 
-@Test("toASCII converts each label", arguments: [
-    ("Bücher.Example", "xn--bcher-kva.example"),
-    ("bu\u{308}cher.de", "xn--bcher-kva.de"),  // NFD input is NFC-normalized first
-    ("例え.テスト", "xn--r8jz45g.xn--zckzah"),
-    ("例え。テスト", "xn--r8jz45g.xn--zckzah"),  // ideographic full stop
-    ("mail.MÜNCHEN.de", "mail.xn--mnchen-3ya.de"),
-    ("EXAMPLE.COM", "example.com"),
-])
+@Test(
+    "toASCII converts each label",
+    arguments: [
+        ("Bücher.Example", "xn--bcher-kva.example"),
+        ("bu\u{308}cher.de", "xn--bcher-kva.de"),  // NFD input is NFC-normalized first
+        ("例え.テスト", "xn--r8jz45g.xn--zckzah"),
+        ("例え。テスト", "xn--r8jz45g.xn--zckzah"),  // ideographic full stop
+        ("mail.MÜNCHEN.de", "mail.xn--mnchen-3ya.de"),
+        ("EXAMPLE.COM", "example.com"),
+    ])
 func toASCII(domain: String, expected: String) throws {
     #expect(try Punycode.toASCII(domain: domain) == expected)
 }
 
-@Test("toASCII rejects empty labels", arguments: [
-    ("", "domain is empty"),
-    ("a..b", "domain 'a..b' has an empty label"),
-    ("example.com.", "domain 'example.com.' has an empty label"),
-])
+@Test(
+    "toASCII rejects empty labels",
+    arguments: [
+        ("", "domain is empty"),
+        ("a..b", "domain 'a..b' has an empty label"),
+        ("example.com.", "domain 'example.com.' has an empty label"),
+    ])
 func toASCIIRejects(domain: String, message: String) {
     #expect(throws: PunycodeError(message)) { try Punycode.toASCII(domain: domain) }
 }

@@ -28,7 +28,8 @@ struct RoundTripTests {
             struct Doc: Decodable, Equatable {
                 let a: [Item]
                 enum Item: Decodable, Equatable {
-                    case int(Int), string(String)
+                    case int(Int)
+                    case string(String)
                     init(from decoder: Decoder) throws {
                         let c = try decoder.singleValueContainer()
                         if let i = try? c.decode(Int.self) { self = .int(i) } else { self = .string(try c.decode(String.self)) }

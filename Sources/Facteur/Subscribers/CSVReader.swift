@@ -149,19 +149,19 @@ public struct CSVReader: Sendable {
     }
 
     private var buffer: [UInt8] = []
-    private var pos = 0                 // next byte to examine
+    private var pos = 0  // next byte to examine
     private var state: State = .recordStart
-    private var recordStart = 0         // buffer index of the record being parsed
-    private var fieldStart = 0          // buffer index of the field content being parsed
-    private var fieldEscaped = false    // current quoted field contains ""
+    private var recordStart = 0  // buffer index of the record being parsed
+    private var fieldStart = 0  // buffer index of the field content being parsed
+    private var fieldEscaped = false  // current quoted field contains ""
     private var spans: [Span] = []
-    private var line = 1                // physical line of buffer[pos]
+    private var line = 1  // physical line of buffer[pos]
     private var recordLine = 1
-    private var pendingLF = false       // last line break was a CR: an LF right after it belongs to it
+    private var pendingLF = false  // last line break was a CR: an LF right after it belongs to it
     private var bomChecked = false
     private var finished = false
-    private var frontier = 0            // furthest error position so far
-    private var rescanBudget = 0        // bytes rewinds may still re-read
+    private var frontier = 0  // furthest error position so far
+    private var rescanBudget = 0  // bytes rewinds may still re-read
     private var scratch: [UInt8] = []
 
     public init(maxFieldBytes: Int = 64 * 1024, maxFields: Int = 1000) {
@@ -210,7 +210,7 @@ public struct CSVReader: Sendable {
     /// or the input is exhausted (after `finish()`). Throws for a malformed record; the reader
     /// has then already resynchronized and the next call continues with the following records.
     public mutating func nextRecord() throws(CSVError) -> CSVRecord? {
-        let bytes = buffer   // a reference, not a copy: keeps `self` free to mutate below
+        let bytes = buffer  // a reference, not a copy: keeps `self` free to mutate below
         return try bytes.withUnsafeBufferPointer { (p) throws(CSVError) -> CSVRecord? in
             try parse(p)
         }
@@ -243,14 +243,29 @@ public struct CSVReader: Sendable {
                 state = .recordStart
 
             case .recordStart:
-                if i == n { pos = i; return nil }
+                if i == n {
+                    pos = i
+                    return nil
+                }
                 let b = p[i]
                 if pendingLF {
                     pendingLF = false
-                    if b == LF { i += 1; continue }
+                    if b == LF {
+                        i += 1
+                        continue
+                    }
                 }
-                if b == LF { line += 1; i += 1; continue }                       // blank line
-                if b == CR { line += 1; pendingLF = true; i += 1; continue }     // blank line
+                if b == LF {
+                    line += 1
+                    i += 1
+                    continue
+                }  // blank line
+                if b == CR {
+                    line += 1
+                    pendingLF = true
+                    i += 1
+                    continue
+                }  // blank line
                 recordStart = i
                 recordLine = line
                 spans.removeAll(keepingCapacity: true)
@@ -280,7 +295,10 @@ public struct CSVReader: Sendable {
                 let stop = min(n, limit)
                 while i < stop {
                     let b = p[i]
-                    if b > COMMA { i += 1; continue }   // fast path: every special byte is <= ','
+                    if b > COMMA {
+                        i += 1
+                        continue
+                    }  // fast path: every special byte is <= ','
                     if b == COMMA || b == LF || b == CR { break }
                     i += 1
                 }
@@ -293,7 +311,7 @@ public struct CSVReader: Sendable {
                 }
                 let b = p[i]
                 guard b == COMMA || b == LF || b == CR else {
-                    throw fail(.fieldTooLong(limit: maxFieldBytes), p, at: i)   // i == limit
+                    throw fail(.fieldTooLong(limit: maxFieldBytes), p, at: i)  // i == limit
                 }
                 spans.append(Span(start: fieldStart - recordStart, end: i - recordStart, escaped: false))
                 if b == COMMA {
@@ -316,10 +334,13 @@ public struct CSVReader: Sendable {
                 var l = line
                 while i < stop {
                     let b = p[i]
-                    if b > QUOTE { i += 1; continue }
+                    if b > QUOTE {
+                        i += 1
+                        continue
+                    }
                     if b == QUOTE { break }
                     if b == LF {
-                        if p[i - 1] != CR { l += 1 }   // p[i - 1] is at worst the opening quote
+                        if p[i - 1] != CR { l += 1 }  // p[i - 1] is at worst the opening quote
                     } else if b == CR {
                         l += 1
                     }
@@ -328,13 +349,16 @@ public struct CSVReader: Sendable {
                 line = l
                 if i < n {
                     guard p[i] == QUOTE else {
-                        throw fail(.fieldTooLong(limit: maxFieldBytes), p, at: i)   // i == limit
+                        throw fail(.fieldTooLong(limit: maxFieldBytes), p, at: i)  // i == limit
                     }
                     i += 1
                     state = .afterQuote
                     continue
                 }
-                if !finished { pos = i; return nil }
+                if !finished {
+                    pos = i
+                    return nil
+                }
                 throw fail(.unterminatedQuotedField, p, at: i)
 
             case .afterQuote:
@@ -425,7 +449,7 @@ public struct CSVReader: Sendable {
                 while j < raw.count {
                     let b = raw[j]
                     scratch.append(b)
-                    j += b == QUOTE ? 2 : 1   // inside quotes a quote always comes doubled
+                    j += b == QUOTE ? 2 : 1  // inside quotes a quote always comes doubled
                 }
                 fields.append(scratch.withUnsafeBufferPointer { String(decoding: $0, as: UTF8.self) })
             } else {
@@ -444,21 +468,35 @@ public struct CSVReader: Sendable {
         while i < n {
             if i + 8 <= n {
                 let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-                if word & 0x8080_8080_8080_8080 == 0 { i += 8; continue }
+                if word & 0x8080_8080_8080_8080 == 0 {
+                    i += 8
+                    continue
+                }
             }
             let b = base[i]
-            if b < 0x80 { i += 1; continue }
+            if b < 0x80 {
+                i += 1
+                continue
+            }
             let length: Int
-            var low: UInt8 = 0x80   // allowed range of the second byte
+            var low: UInt8 = 0x80  // allowed range of the second byte
             var high: UInt8 = 0xBF
             switch b {
             case 0xC2...0xDF: length = 2
-            case 0xE0: length = 3; low = 0xA0
+            case 0xE0:
+                length = 3
+                low = 0xA0
             case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED: length = 3; high = 0x9F
-            case 0xF0: length = 4; low = 0x90
+            case 0xED:
+                length = 3
+                high = 0x9F
+            case 0xF0:
+                length = 4
+                low = 0x90
             case 0xF1...0xF3: length = 4
-            case 0xF4: length = 4; high = 0x8F
+            case 0xF4:
+                length = 4
+                high = 0x8F
             default: return false
             }
             guard i + length <= n else { return false }

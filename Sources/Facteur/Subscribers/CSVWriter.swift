@@ -57,7 +57,8 @@ public struct CSVWriter: Sendable {
     private static func appendField(_ field: some StringProtocol, neutralizeFormulas: Bool, to buffer: inout [UInt8]) {
         let utf8 = field.utf8
         guard let first = utf8.first else { return }
-        let prefix = neutralizeFormulas
+        let prefix =
+            neutralizeFormulas
             && (first == 0x3D || first == 0x2B || first == 0x2D || first == 0x40 || first == 0x09 || first == 0x0D)
         var needsQuotes = !prefix && first == 0x20
         var last = first

@@ -1,0 +1,133 @@
+import Foundation
+
+/// Reads a JSON object field by field, with errors that name the field and refuse unknown keys.
+///
+/// Decoding bodies this way (rather than with `Decodable`) gives every mistake its own message:
+/// "email: is required", "locale: must be a string, got a number", "unknown field 'emial'".
+public struct JSONObject: Sendable {
+    public let values: [String: JSONValue]
+    /// Prefix for field paths in errors, e.g. `[3].` for the fourth item of a batch.
+    public let path: String
+
+    public init(_ value: JSONValue, path: String = "") throws {
+        guard case .object(let values) = value else {
+            throw FacteurError(
+                .badRequest, "expected a JSON object, got \(value.typeName)", field: path.isEmpty ? nil : String(path.dropLast()))
+        }
+        self.values = values
+        self.path = path
+    }
+
+    /// Throws for keys outside `allowed`.
+    public func rejectUnknownKeys(_ allowed: Set<String>) throws {
+        for key in values.keys.sorted() where !allowed.contains(key) {
+            throw FacteurError.invalid(path + key, "unknown field '\(key)'; allowed: \(allowed.sorted().joined(separator: ", "))")
+        }
+    }
+
+    public func has(_ key: String) -> Bool { values[key] != nil }
+
+    /// Present and explicitly null.
+    public func isNull(_ key: String) -> Bool { values[key] == .null }
+
+    public func string(_ key: String, required: Bool = false, maxLength: Int = 1000) throws -> String? {
+        switch values[key] {
+        case nil, .null?:
+            if required { throw FacteurError.invalid(path + key, "is required") }
+            return nil
+        case .string(let text)?:
+            guard text.utf8.count <= maxLength else {
+                throw FacteurError.invalid(path + key, "is longer than \(maxLength) bytes")
+            }
+            guard !text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F }) else {
+                throw FacteurError.invalid(path + key, "contains a control character")
+            }
+            return text
+        case let other?:
+            throw FacteurError.invalid(path + key, "must be a string, got \(other.typeName)")
+        }
+    }
+
+    public func int(_ key: String, required: Bool = false, range: ClosedRange<Int64> = Int64.min...Int64.max) throws -> Int64? {
+        switch values[key] {
+        case nil, .null?:
+            if required { throw FacteurError.invalid(path + key, "is required") }
+            return nil
+        case .number(let number)?:
+            guard let value = Int64(exactly: number) else {
+                throw FacteurError.invalid(path + key, "must be a whole number")
+            }
+            guard range.contains(value) else {
+                throw FacteurError.invalid(path + key, "must be between \(range.lowerBound) and \(range.upperBound)")
+            }
+            return value
+        case let other?:
+            throw FacteurError.invalid(path + key, "must be a number, got \(other.typeName)")
+        }
+    }
+
+    public func double(_ key: String) throws -> Double? {
+        switch values[key] {
+        case nil, .null?: return nil
+        case .number(let number)?: return number
+        case let other?: throw FacteurError.invalid(path + key, "must be a number, got \(other.typeName)")
+        }
+    }
+
+    public func bool(_ key: String) throws -> Bool? {
+        switch values[key] {
+        case nil, .null?: return nil
+        case .bool(let value)?: return value
+        case let other?: throw FacteurError.invalid(path + key, "must be true or false, got \(other.typeName)")
+        }
+    }
+
+    public func object(_ key: String) throws -> [String: JSONValue]? {
+        switch values[key] {
+        case nil, .null?: return nil
+        case .object(let value)?: return value
+        case let other?: throw FacteurError.invalid(path + key, "must be an object, got \(other.typeName)")
+        }
+    }
+
+    public func stringArray(_ key: String, maxCount: Int = 1000) throws -> [String]? {
+        switch values[key] {
+        case nil, .null?: return nil
+        case .array(let items)?:
+            guard items.count <= maxCount else { throw FacteurError.invalid(path + key, "has more than \(maxCount) items") }
+            return try items.enumerated().map { index, item in
+                guard case .string(let text) = item else {
+                    throw FacteurError.invalid("\(path)\(key)[\(index)]", "must be a string, got \(item.typeName)")
+                }
+                return text
+            }
+        case let other?:
+            throw FacteurError.invalid(path + key, "must be an array of strings, got \(other.typeName)")
+        }
+    }
+
+    /// A timestamp in ISO 8601 (`2026-05-01T12:00:00Z`, fractional seconds allowed) or a date.
+    public func date(_ key: String) throws -> Date? {
+        guard let text = try string(key, maxLength: 64) else { return nil }
+        guard let date = ISODates.parse(text) else {
+            throw FacteurError.invalid(path + key, "must be an ISO 8601 date or timestamp such as 2026-05-01T12:00:00Z")
+        }
+        return date
+    }
+}
+
+/// ISO 8601 parsing and formatting shared by the API and CSV import.
+public enum ISODates {
+    /// Accepts `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.
+    public static func parse(_ text: String) -> Date? {
+        if text.count == 10 {
+            return try? Date(text + "T00:00:00Z", strategy: .iso8601)
+        }
+        if let date = try? Date(text, strategy: .iso8601) { return date }
+        return try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    public static func format(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false))
+    }
+}

@@ -1,0 +1,79 @@
+import Facteur
+import Foundation
+import Hummingbird
+
+/// `/api/fields`: the custom-field registry.
+struct FieldController {
+    let fields: FieldRegistry
+
+    func addRoutes(to group: RouterGroup<AppContext>) {
+        group.get { _, _ in try JSONResponse.make(["items": try await fields.list()]) }
+        group.post { request, context in
+            var request = request
+            return try JSONResponse.make(try await fields.create(try await request.jsonBody(context: context)), status: .created)
+        }
+    }
+}
+
+/// `/api/topics`: what subscribers can opt into.
+struct TopicController {
+    let topics: Topics
+
+    func addRoutes(to group: RouterGroup<AppContext>) {
+        group.get { _, _ in try JSONResponse.make(["items": try await topics.list()]) }
+        group.post { request, context in
+            var request = request
+            return try JSONResponse.make(try await topics.create(try await request.jsonBody(context: context)), status: .created)
+        }
+        group.get(":id") { _, context in try JSONResponse.make(try await topics.get(id: try context.parameters.id("id"))) }
+        group.patch(":id") { request, context in
+            var request = request
+            let body = try await request.jsonBody(context: context)
+            return try JSONResponse.make(try await topics.update(id: try context.parameters.id("id"), body))
+        }
+        group.delete(":id") { _, context in
+            try await topics.delete(id: try context.parameters.id("id"))
+            return Response(status: .noContent)
+        }
+    }
+}
+
+/// `/api/companies`: B2B accounts and their people.
+struct CompanyController {
+    let companies: Companies
+
+    func addRoutes(to group: RouterGroup<AppContext>) {
+        group.get { request, _ in
+            let query = request.uri.queryParameters
+            var limit = 50
+            if let raw = query["limit"] {
+                guard let value = Int(String(raw)), (1...1000).contains(value) else {
+                    throw FacteurError.invalid("limit", "must be between 1 and 1000")
+                }
+                limit = value
+            }
+            let after = try Cursor.decode(query["after"].map(String.init))
+            return try JSONResponse.make(try await companies.list(search: query["q"].map(String.init), after: after, limit: limit))
+        }
+        group.post { request, context in
+            var request = request
+            return try JSONResponse.make(try await companies.create(try await request.jsonBody(context: context)), status: .created)
+        }
+        group.get(":id") { _, context in try JSONResponse.make(try await companies.get(id: try context.parameters.id("id"))) }
+        group.patch(":id") { request, context in
+            var request = request
+            let body = try await request.jsonBody(context: context)
+            return try JSONResponse.make(try await companies.update(id: try context.parameters.id("id"), body))
+        }
+        group.delete(":id") { _, context in
+            try await companies.delete(id: try context.parameters.id("id"))
+            return Response(status: .noContent)
+        }
+        group.post(":id/subscribers") { request, context in
+            var request = request
+            let body = try await request.jsonBody(context: context)
+            let linked = try await companies.link(companyID: try context.parameters.id("id"), body)
+            return try JSONResponse.make(["linked": linked])
+        }
+    }
+}

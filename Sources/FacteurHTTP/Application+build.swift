@@ -1,0 +1,80 @@
+import Facteur
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Postgres
+import Prometheus
+
+/// What the HTTP application needs, passed in (no globals): the database, the home directory for
+/// static files, and the metrics registry `/metrics` reads.
+public struct HTTPDependencies: Sendable {
+    public var database: Database
+    public var home: FacteurHome
+    public var metrics: PrometheusCollectorRegistry
+    public var maxImportBytes: Int
+
+    public init(database: Database, home: FacteurHome, metrics: PrometheusCollectorRegistry, maxImportBytes: Int = 1 << 30) {
+        self.database = database
+        self.home = home
+        self.metrics = metrics
+        self.maxImportBytes = maxImportBytes
+    }
+}
+
+/// Builds the router: open routes (`/healthz`, `/metrics`, `/openapi.yaml`) and the admin API under `/api`.
+public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> {
+    let database = dependencies.database
+    let router = Router(context: AppContext.self)
+    // Metrics wrap the error middleware so they count the status clients really get.
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: LogRequestsMiddleware(.debug))
+
+    router.get("healthz") { _, context in
+        do {
+            _ = try await database.pool.query("SELECT 1")
+            return try JSONResponse.make(["status": "ok", "database": "ok"])
+        } catch {
+            context.logger.warning("health check failed", metadata: ["error": "\(error)"])
+            return try JSONResponse.make(["status": "unavailable", "database": "unreachable"], status: .serviceUnavailable)
+        }
+    }
+    let registry = dependencies.metrics
+    router.get("metrics") { _, _ in
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+    }
+    let openAPIPath = dependencies.home.root.appendingPathComponent("openapi.yaml").path
+    router.get("openapi.yaml") { _, _ in
+        guard let data = FileManager.default.contents(atPath: openAPIPath) else {
+            throw APIError(.notFound, code: "not_found", message: "openapi.yaml is not in FACTEUR_HOME")
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/yaml; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    let api = router.group("api").add(middleware: APIKeyMiddleware(keys: APIKeys(database: database)))
+    let topics = Topics(database: database)
+    SubscriberController(subscribers: Subscribers(database: database), topics: topics).addRoutes(to: api.group("subscribers"))
+    FieldController(fields: FieldRegistry(database: database)).addRoutes(to: api.group("fields"))
+    TopicController(topics: topics).addRoutes(to: api.group("topics"))
+    CompanyController(companies: Companies(database: database)).addRoutes(to: api.group("companies"))
+    ImportController(
+        importer: SubscriberImporter(database: database), exporter: SubscriberExporter(database: database),
+        maxImportBytes: dependencies.maxImportBytes
+    ).addRoutes(imports: api.group("imports"), exports: api.group("exports"))
+    return router
+}
+
+/// The HTTP application, ready to run as a `Service`.
+public func buildApplication(
+    _ dependencies: HTTPDependencies, host: String, port: Int, logger: Logger
+) -> some ApplicationProtocol {
+    Application(
+        router: buildRouter(dependencies),
+        configuration: .init(address: .hostname(host, port: port), serverName: "facteur"),
+        logger: logger)
+}

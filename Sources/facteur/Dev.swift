@@ -1,0 +1,81 @@
+import ArgumentParser
+import Facteur
+import Foundation
+import Logging
+import Postgres
+
+/// `facteur dev`: everything on an embedded default — a private PostgreSQL cluster under `.facteur/`,
+/// migrations applied, the server running — for trying Facteur with one command.
+struct Dev: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run Facteur on a private PostgreSQL cluster under .facteur/ (no setup needed).")
+
+    @Option(help: "Where the private cluster and dev files live.")
+    var directory = ".facteur"
+
+    func run() async throws {
+        let environment = Environment()
+        environment.bootstrapLogging()
+        let logger = Logger(label: "facteur.dev")
+        let configuration: PostgresConfiguration
+        var cluster: LocalCluster?
+        if environment.string("DATABASE_URL") != nil {
+            configuration = try environment.databaseConfiguration()
+        } else {
+            let local = try LocalCluster(directory: directory + "/pg")
+            try local.start(logger: logger)
+            if local.directory != URL(fileURLWithPath: directory + "/pg").standardizedFileURL.path {
+                logger.notice("the postgres user cannot reach \(directory); the cluster lives in \(local.directory)")
+            }
+            try await Self.createDatabase("facteur", on: local)
+            configuration = local.configuration(database: "facteur")
+            cluster = local
+        }
+        let database = try Database(
+            configuration: configuration, home: environment.home, maxConnections: try environment.poolSize(), logger: logger)
+        do {
+            try await Migrator(directory: environment.home.migrationsDirectory).migrate(database.pool, logger: logger)
+            let key = try await devKey(database)
+            let base = "http://\(environment.host):\(try environment.port())"
+            let socket = cluster?.socketDirectory
+            try await runServer(database: database, environment: environment, logger: logger) {
+                var banner = "\nFacteur is running.\n  API:      \(base)/api  (Authorization: Bearer \(key))\n"
+                banner += "  Health:   \(base)/healthz\n  Metrics:  \(base)/metrics\n  OpenAPI:  \(base)/openapi.yaml\n"
+                if let socket { banner += "  Database: psql -h \(socket) -U postgres facteur\n" }
+                banner += "  The API key is also in \(directory)/api-key. Stop with Ctrl-C.\n"
+                FileHandle.standardError.write(Data(banner.utf8))
+            }
+        } catch {
+            await database.pool.close()
+            try? cluster?.stop()
+            throw error
+        }
+        await database.pool.close()
+        if let cluster {
+            logger.info("stopping the private PostgreSQL cluster")
+            try cluster.stop()
+        }
+    }
+
+    /// The dev API key: created on the first run and kept in `.facteur/api-key` so the README's
+    /// walkthrough can read it. Production keys are never written to disk.
+    private func devKey(_ database: Database) async throws -> String {
+        let path = directory + "/api-key"
+        if let saved = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+            try await APIKeys(database: database).verify(saved) != nil
+        {
+            return saved
+        }
+        let key = try await APIKeys(database: database).create(name: "facteur dev")
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: path, contents: Data((key.secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        return key.secret
+    }
+
+    static func createDatabase(_ name: String, on cluster: LocalCluster) async throws {
+        let admin = PostgresPool(configuration: cluster.configuration(), maxConnections: 1)
+        defer { Task { await admin.close() } }
+        let exists = try await admin.query("SELECT 1 FROM pg_database WHERE datname = \(name)")
+        if exists.isEmpty { try await admin.execute("CREATE DATABASE \(identifier: name)") }
+    }
+}

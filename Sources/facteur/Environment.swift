@@ -1,0 +1,53 @@
+import Facteur
+import Foundation
+import Logging
+import Postgres
+
+/// Settings read from the environment; every variable is listed in the README.
+struct Environment {
+    let values: [String: String]
+
+    init(_ values: [String: String] = ProcessInfo.processInfo.environment) {
+        self.values = values
+    }
+
+    func string(_ key: String) -> String? {
+        values[key].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func int(_ key: String, default value: Int) throws -> Int {
+        guard let raw = string(key) else { return value }
+        guard let parsed = Int(raw), parsed > 0 else { throw ValidationErrorText("\(key) must be a positive whole number, got '\(raw)'") }
+        return parsed
+    }
+
+    var home: FacteurHome { FacteurHome.fromEnvironment(values) }
+    var host: String { string("FACTEUR_HOST") ?? "127.0.0.1" }
+    func port() throws -> Int { try int("FACTEUR_PORT", default: 8080) }
+    func poolSize() throws -> Int { try int("FACTEUR_DB_POOL_SIZE", default: 10) }
+
+    /// `DATABASE_URL`, required outside `facteur dev`.
+    func databaseConfiguration() throws -> PostgresConfiguration {
+        guard let url = string("DATABASE_URL") else {
+            throw ValidationErrorText(
+                "DATABASE_URL is not set (e.g. postgres://facteur:secret@localhost:5432/facteur); `facteur dev` needs none")
+        }
+        return PostgresConfiguration(connectionString: url)
+    }
+
+    /// Logs to stderr; `LOG_LEVEL` (trace…critical, default info).
+    func bootstrapLogging() {
+        let level = string("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// A configuration mistake, printed as is.
+struct ValidationErrorText: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Facteur
+import FacteurHTTP
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Postgres
+import Prometheus
+import ServiceLifecycle
+
+/// `facteur serve`: the HTTP API against `DATABASE_URL`.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the admin API, preference pages and tracking endpoints.")
+
+    @Flag(help: "Apply pending migrations before serving.")
+    var migrate = false
+
+    func run() async throws {
+        let environment = Environment()
+        environment.bootstrapLogging()
+        let logger = Logger(label: "facteur")
+        let database = try Database(
+            configuration: try environment.databaseConfiguration(), home: environment.home, maxConnections: try environment.poolSize(),
+            logger: logger)
+        if migrate { try await Migrator(directory: environment.home.migrationsDirectory).migrate(database.pool, logger: logger) }
+        try await runServer(database: database, environment: environment, logger: logger)
+        await database.pool.close()
+    }
+}
+
+/// Runs the HTTP server until SIGTERM or SIGINT, then shuts down gracefully.
+func runServer(database: Database, environment: Environment, logger: Logger, onStarted: (@Sendable () -> Void)? = nil) async throws {
+    let registry = PrometheusCollectorRegistry()
+    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    let dependencies = HTTPDependencies(
+        database: database, home: environment.home, metrics: registry,
+        maxImportBytes: try environment.int("FACTEUR_MAX_IMPORT_BYTES", default: 1 << 30))
+    let router = buildRouter(dependencies)
+    var app = Application(
+        router: router, configuration: .init(address: .hostname(environment.host, port: try environment.port()), serverName: "facteur"),
+        logger: logger)
+    if let onStarted { app.addServices(StartupNotice(action: onStarted)) }
+    let group = ServiceGroup(
+        configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    try await group.run()
+}
+
+/// Calls `action` once the service group is running (used to print the dev banner).
+struct StartupNotice: Service {
+    let action: @Sendable () -> Void
+    func run() async throws {
+        action()
+        try? await gracefulShutdown()
+    }
+}
