@@ -10,6 +10,9 @@ SELECT s.id, s.email, s.name, s.status, s.locale, s.timezone, s.attributes, s.sc
   FROM subscribers s
  WHERE s.id = $1
 
+-- name: subscriber-exists
+SELECT 1 AS found FROM subscribers WHERE id = $1
+
 -- name: subscriber-id-by-email
 SELECT id FROM subscribers WHERE lower(email) = lower($1)
 
@@ -30,6 +33,7 @@ UPDATE subscribers s SET
        timezone = CASE WHEN $6::bool THEN $7 ELSE s.timezone END,
        attributes = (s.attributes || $8::jsonb) - $9::text[],
        company_id = CASE WHEN $10::bool THEN $11 ELSE s.company_id END,
+       confirmed_at = CASE WHEN COALESCE($4, s.status) = 'active' THEN COALESCE(s.confirmed_at, now()) ELSE s.confirmed_at END,
        updated_at = now()
  WHERE s.id = $1
 RETURNING (SELECT old.status FROM subscribers old WHERE old.id = $1) AS old_status, s.status
@@ -68,6 +72,7 @@ WITH input AS (
            timezone = COALESCE(i.timezone, s.timezone),
            attributes = s.attributes || COALESCE(i.attributes, '{}'),
            company_id = COALESCE(i.company_id, s.company_id),
+           confirmed_at = CASE WHEN COALESCE(i.status, s.status) = 'active' THEN COALESCE(s.confirmed_at, now()) ELSE s.confirmed_at END,
            updated_at = now()
       FROM input i
      WHERE lower(s.email) = lower(i.email)
@@ -113,7 +118,7 @@ SELECT s.id, s.email, s.name, s.status, s.locale, s.timezone, s.attributes, s.sc
 -- One row per good CSV line; dropped at commit. Every import query below reads it.
 CREATE TEMP TABLE import_rows (
     line integer NOT NULL, email text NOT NULL, name text, status text, locale text, timezone text,
-    attributes jsonb NOT NULL, topics text[]
+    attributes jsonb NOT NULL, topics text[], created_at timestamptz
 ) ON COMMIT DROP
 
 -- name: import-upsert
@@ -134,9 +139,10 @@ WITH input AS (
      WHERE lower(s.email) = lower(i.email)
     RETURNING lower(s.email) AS key
 ), inserted AS (
-    INSERT INTO subscribers (email, name, status, locale, timezone, attributes, confirmed_at)
+    -- created_at from the file (a migration from another tool) applies to new people only.
+    INSERT INTO subscribers (email, name, status, locale, timezone, attributes, confirmed_at, created_at)
     SELECT i.email, COALESCE(i.name, ''), COALESCE(i.status, 'active'), COALESCE(i.locale, 'en'), i.timezone, i.attributes,
-           CASE WHEN COALESCE(i.status, 'active') = 'active' THEN now() END
+           CASE WHEN COALESCE(i.status, 'active') = 'active' THEN now() END, COALESCE(i.created_at, now())
       FROM input i
      WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.key = lower(i.email))
     ON CONFLICT (lower(email)) DO NOTHING

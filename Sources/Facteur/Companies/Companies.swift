@@ -84,6 +84,9 @@ public struct Companies: Sendable {
             }
             region = try object.string("region", maxLength: 200)
             attributes = try object.object("attributes") ?? [:]
+            if let path = JSONValue.object(attributes).pathOfNUL(prefix: "attributes") {
+                throw FacteurError.invalid(path, "contains a NUL character, which cannot be stored")
+            }
             cleared = Companies.nullable.filter { object.isNull($0) }
         }
     }

@@ -23,6 +23,7 @@ public struct Field: Sendable, Codable, Equatable {
         case (_, .null): return .null
         case (.text, .string(let text)):
             guard text.utf8.count <= 10_000 else { throw FacteurError.invalid(path, "is longer than 10000 bytes") }
+            guard !text.utf8.contains(0) else { throw FacteurError.invalid(path, "contains a NUL character") }
             return value
         case (.number, .number(let number)):
             guard number.isFinite else { throw FacteurError.invalid(path, "must be a finite number") }

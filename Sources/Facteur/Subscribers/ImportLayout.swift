@@ -4,8 +4,21 @@ import Mail
 /// How a CSV header maps to subscriber columns, and the per-row validation into COPY text format.
 struct ImportLayout {
     enum Column {
-        case email, name, status, locale, timezone, topics
+        case email, name, status, locale, timezone, topics, createdAt
         case attribute(Field)
+
+        var name: String {
+            switch self {
+            case .email: "email"
+            case .name: "name"
+            case .status: "status"
+            case .locale: "locale"
+            case .timezone: "timezone"
+            case .topics: "topics"
+            case .createdAt: "created_at"
+            case .attribute(let field): field.key
+            }
+        }
     }
 
     let columns: [Column]
@@ -26,6 +39,7 @@ struct ImportLayout {
             case "locale": columns.append(.locale)
             case "timezone": columns.append(.timezone)
             case "topics": columns.append(.topics)
+            case "created_at": columns.append(.createdAt)
             default:
                 guard let field = fields[name] else {
                     throw FacteurError.invalid(
@@ -49,10 +63,12 @@ struct ImportLayout {
         var status: String?
         var locale: String?
         var timezone: String?
+        var createdAt: String?
         var topics: [String]? = defaultTopics.isEmpty ? nil : defaultTopics
         var attributes: [(String, JSONValue)] = []
         for (index, column) in columns.enumerated() {
             let cell = record[index]
+            if cell.utf8.contains(0) { throw FacteurError.invalid(column.name, "contains a NUL byte") }
             switch column {
             case .email:
                 do {
@@ -82,6 +98,13 @@ struct ImportLayout {
                 }
                 for key in keys where !knownTopics.contains(key) { throw FacteurError.invalid("topics", "no topic with key '\(key)'") }
                 if !keys.isEmpty { topics = (topics ?? []) + keys }
+            case .createdAt:
+                if !cell.isEmpty {
+                    guard let date = ISODates.parse(cell) else {
+                        throw FacteurError.invalid("created_at", "'\(cell)' is not an ISO 8601 date")
+                    }
+                    createdAt = ISODates.format(date)
+                }
             case .attribute(let field):
                 if let value = try field.parseCell(cell, path: field.key) { attributes.append((field.key, value)) }
             }
@@ -101,6 +124,8 @@ struct ImportLayout {
         } else {
             out.append(contentsOf: [92, 78])
         }
+        out.append(9)
+        if let createdAt { Self.appendText(createdAt, to: &out) } else { out.append(contentsOf: [92, 78]) }
         out.append(10)
     }
 

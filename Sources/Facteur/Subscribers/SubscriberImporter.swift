@@ -7,7 +7,8 @@ import Postgres
 /// reason and changes nothing; the file is never held in memory.
 ///
 /// Columns (header required, any order): `email` (required), `name`, `status`, `locale`, `timezone`,
-/// `topics` (topic keys separated by `;` or `|`), and any registered custom field.
+/// `topics` (topic keys separated by `;` or `|`), `created_at` (kept for new people, so an export
+/// re-imports as is), and any registered custom field.
 public struct SubscriberImporter: Sendable {
     let database: Database
 
@@ -60,7 +61,9 @@ public struct SubscriberImporter: Sendable {
         var rowsSeen = 0
         let result = try await database.pool.withTransaction { tx in
             try await tx.execute(database.sql("import-create-staging"))
-            try await tx.copyFrom("COPY import_rows (line, email, name, status, locale, timezone, attributes, topics) FROM STDIN") {
+            try await tx.copyFrom(
+                "COPY import_rows (line, email, name, status, locale, timezone, attributes, topics, created_at) FROM STDIN"
+            ) {
                 writer in
                 var line: [UInt8] = []
                 while let item = try await next() {

@@ -65,7 +65,12 @@ public struct Subscribers: Sendable {
 
     /// The id behind a reference: digits are an id, anything with '@' an email.
     public func resolve(_ reference: String) async throws -> Int64 {
-        if let id = Int64(reference), id > 0 { return id }
+        if let id = Int64(reference), id > 0 {
+            guard try await database.pool.query(database.sql("subscriber-exists", id)).first != nil else {
+                throw FacteurError.notFound("no subscriber with id \(id)")
+            }
+            return id
+        }
         guard reference.contains("@"), reference.utf8.count <= 320 else {
             throw FacteurError.notFound("no subscriber '\(reference)': use a numeric id or an email address")
         }

@@ -58,6 +58,25 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return String(decoding: (try? encoder.encode(self)) ?? Data("null".utf8), as: UTF8.self)
     }
 
+    /// The path of the first string (or key) holding a NUL character, which PostgreSQL cannot store.
+    public func pathOfNUL(prefix: String) -> String? {
+        switch self {
+        case .string(let text): return text.utf8.contains(0) ? prefix : nil
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                if let path = item.pathOfNUL(prefix: "\(prefix)[\(index)]") { return path }
+            }
+            return nil
+        case .object(let members):
+            for (key, value) in members.sorted(by: { $0.key < $1.key }) {
+                if key.utf8.contains(0) { return prefix }
+                if let path = value.pathOfNUL(prefix: "\(prefix).\(key)") { return path }
+            }
+            return nil
+        default: return nil
+        }
+    }
+
     /// A short name of the JSON type, for error messages.
     public var typeName: String {
         switch self {

@@ -59,33 +59,41 @@ struct SubscriberController {
     }
 
     @Sendable func get(_ request: Request, context: AppContext) async throws -> Response {
-        try JSONResponse.make(try await subscribers.get(reference: try context.parameters.require("ref")))
+        try JSONResponse.make(try await subscribers.get(reference: try context.parameters.reference()))
     }
 
     @Sendable func update(_ request: Request, context: AppContext) async throws -> Response {
         var request = request
         let body = try await request.jsonBody(context: context)
         return try JSONResponse.make(
-            try await subscribers.update(reference: try context.parameters.require("ref"), body, context: request.consent(source: "api")))
+            try await subscribers.update(reference: try context.parameters.reference(), body, context: request.consent(source: "api")))
     }
 
     @Sendable func erase(_ request: Request, context: AppContext) async throws -> Response {
         let suppress = request.uri.queryParameters["suppress"].map { $0 == "true" || $0 == "1" } ?? false
-        try await subscribers.erase(reference: try context.parameters.require("ref"), suppress: suppress)
+        try await subscribers.erase(reference: try context.parameters.reference(), suppress: suppress)
         return Response(status: .noContent)
     }
 
     @Sendable func setTopics(_ request: Request, context: AppContext) async throws -> Response {
         var request = request
         let body = try await request.jsonBody(context: context)
-        let id = try await subscribers.resolve(try context.parameters.require("ref"))
+        let id = try await subscribers.resolve(try context.parameters.reference())
         try await topics.setStatuses(subscriber: id, body, context: request.consent(source: "api"))
         return try JSONResponse.make(try await subscribers.get(id: id))
     }
 
     @Sendable func consent(_ request: Request, context: AppContext) async throws -> Response {
-        let id = try await subscribers.resolve(try context.parameters.require("ref"))
+        let id = try await subscribers.resolve(try context.parameters.reference())
         return try JSONResponse.make(["items": try await topics.consentHistory(subscriber: id)])
+    }
+}
+
+extension Parameters {
+    /// The `:ref` path parameter, percent-decoded (an email address may hold `%C3%A9` for `é`).
+    func reference() throws -> String {
+        let raw = try require("ref")
+        return raw.removingPercentEncoding ?? raw
     }
 }
 

@@ -13,7 +13,10 @@ struct APIKeyMiddleware: RouterMiddleware {
                 message: "send an API key as 'Authorization: Bearer <key>' (create one with facteur keys create)")
         }
         let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer", let identity = try await keys.verify(String(parts[1])) else {
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw APIError(.unauthorized, code: "unauthorized", message: "use the Bearer scheme: 'Authorization: Bearer <key>'")
+        }
+        guard let identity = try await keys.verify(String(parts[1])) else {
             throw APIError(.unauthorized, code: "unauthorized", message: "the API key is unknown or revoked")
         }
         var context = context

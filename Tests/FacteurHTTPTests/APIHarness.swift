@@ -1,0 +1,82 @@
+import Facteur
+import FacteurHTTP
+import FacteurTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Prometheus
+import Testing
+
+/// A client for the real router on a fresh database, with a valid API key.
+struct API: Sendable {
+    let client: any TestClientProtocol
+    let key: String
+    let database: Database
+
+    struct Reply: Sendable {
+        let status: HTTPResponse.Status
+        let headers: HTTPFields
+        let text: String
+
+        /// The body as JSON (fails the test if it is not JSON).
+        var json: JSONValue {
+            get throws { try JSONValue.parse(Data(text.utf8)) }
+        }
+
+        /// `error.field` / `error.message` / `error.code` of an error body.
+        func error(_ key: String) throws -> String? {
+            guard case .object(let root) = try json, case .object(let error)? = root["error"], case .string(let value)? = error[key] else {
+                return nil
+            }
+            return value
+        }
+
+        /// A top-level or nested (`a.b`) string/number value.
+        func value(_ path: String) throws -> JSONValue? {
+            var current = try json
+            for part in path.split(separator: ".") {
+                guard case .object(let object) = current, let next = object[String(part)] else { return nil }
+                current = next
+            }
+            return current
+        }
+    }
+
+    func send(
+        _ method: HTTPRequest.Method, _ uri: String, json body: String? = nil, csv: String? = nil, key: String? = nil,
+        headers extra: HTTPFields = [:]
+    ) async throws -> Reply {
+        var headers = extra
+        headers[.authorization] = "Bearer \(key ?? self.key)"
+        var buffer: ByteBuffer?
+        if let body {
+            headers[.contentType] = headers[.contentType] ?? "application/json"
+            buffer = ByteBuffer(string: body)
+        }
+        if let csv {
+            headers[.contentType] = "text/csv"
+            buffer = ByteBuffer(string: csv)
+        }
+        return try await client.execute(uri: uri, method: method, headers: headers, body: buffer) { response in
+            Reply(status: response.status, headers: response.headers, text: String(buffer: response.body))
+        }
+    }
+
+    /// Rows in a table, to prove that a refused request wrote nothing.
+    func count(_ table: String) async throws -> Int {
+        try await database.pool.query("SELECT count(*) AS n FROM \(identifier: table)")[0].decode(Int.self, "n")
+    }
+}
+
+/// Runs `body` against the real router, a fresh migrated database and a new API key.
+func withAPI(_ body: @Sendable (API) async throws -> Void) async throws {
+    try await withFacteurDatabase { database in
+        let key = try await APIKeys(database: database).create(name: "tests").secret
+        let router = buildRouter(HTTPDependencies(database: database, home: testHome, metrics: PrometheusCollectorRegistry()))
+        let app = Application(router: router)
+        try await app.test(.router) { client in
+            try await body(API(client: client, key: key, database: database))
+        }
+    }
+}

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# bench/import.sh — times `facteur import` against `psql \copy` of the same CSV.
+#
+# Usage: bash bench/import.sh [--rows N] [--runs N] [--build] [--keep]
+#
+#   --rows N   rows in the generated CSV (default 1000000); the file is cached in bench/out/
+#   --runs N   take the best of N runs per side, each into a fresh database (default 1)
+#   --build    rebuild the release binary first (it is built anyway when missing)
+#   --keep     leave the private cluster running at the end and print how to reach it
+#
+# Both sides load the same file into a private PostgreSQL cluster (unix socket only, default
+# durability settings) started here and removed on exit:
+#   * psql: \copy into a plain table with a unique index on lower(email);
+#   * facteur: `facteur import --quiet` into a freshly migrated database with the 5 custom
+#     fields registered.
+# Extra server settings for investigations: FACTEUR_BENCH_PG_OPTIONS, e.g.
+#   FACTEUR_BENCH_PG_OPTIONS="-c log_min_duration_statement=0" bash bench/import.sh --keep
+# FACTEUR_BENCH_BINARY=path uses another facteur binary (e.g. a debug build) instead.
+# Exits non-zero if either database does not end with exactly N rows.
+set -euo pipefail
+
+rows=1000000
+runs=1
+build=false
+keep=false
+
+usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; }
+
+while (($# > 0)); do
+    case "$1" in
+    --rows) rows="${2:-}"; shift 2 || { usage >&2; exit 2; } ;;
+    --rows=*) rows="${1#*=}"; shift ;;
+    --runs) runs="${2:-}"; shift 2 || { usage >&2; exit 2; } ;;
+    --runs=*) runs="${1#*=}"; shift ;;
+    --build) build=true; shift ;;
+    --keep) keep=true; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; usage >&2; exit 2 ;;
+    esac
+done
+[[ "$rows" =~ ^[1-9][0-9]*$ ]] || { echo "--rows must be a positive whole number" >&2; exit 2; }
+[[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "--runs must be a positive whole number" >&2; exit 2; }
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+facteur="${FACTEUR_BENCH_BINARY:-$repo/.build-release/release/facteur}"
+out_dir="$repo/bench/out"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# --- PostgreSQL tools: beside initdb on PATH, else the newest under /usr/lib/postgresql ----------
+pg_bin=""
+if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
+    pg_bin="$(dirname "$(command -v initdb)")"
+else
+    best_version=-1
+    for dir in /usr/lib/postgresql/*/bin; do
+        version="${dir#/usr/lib/postgresql/}"
+        version="${version%/bin}"
+        if [[ -x "$dir/initdb" && "$version" =~ ^[0-9]+$ ]] && ((version > best_version)); then
+            pg_bin="$dir"
+            best_version=$version
+        fi
+    done
+fi
+[[ -n "$pg_bin" ]] || die "PostgreSQL's initdb was not found (Debian: apt-get install postgresql)"
+psql_bin="$(command -v psql || true)"
+[[ -n "$psql_bin" ]] || psql_bin="$pg_bin/psql"
+createdb_bin="$(command -v createdb || true)"
+[[ -n "$createdb_bin" ]] || createdb_bin="$pg_bin/createdb"
+
+# PostgreSQL refuses to run as root: the server side then runs as the postgres user.
+as_root=false
+if [[ "$(id -u)" -eq 0 ]]; then
+    as_root=true
+    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' user to run the server"
+fi
+as_pg() {
+    if $as_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# --- Build ---------------------------------------------------------------------------------------
+if $build || [[ ! -x "$facteur" ]]; then
+    log "building facteur (release; the first build takes several minutes)"
+    (cd "$repo" && swift build -c release --scratch-path .build-release --product facteur)
+fi
+[[ -x "$facteur" ]] || die "$facteur was not built"
+
+# --- Data file -------------------------------------------------------------------------------------
+mkdir -p "$out_dir"
+gen_hash="$(sha1sum "$repo/bench/gen_subscribers.py" | cut -c1-8)"
+csv="$out_dir/subscribers-$rows-$gen_hash.csv"
+if [[ -s "$csv" ]]; then
+    log "reusing $csv"
+else
+    log "generating $rows rows into $csv"
+    # Files from an older generator for the same row count are stale.
+    rm -f "$out_dir/subscribers-$rows-"*.csv
+    python3 "$repo/bench/gen_subscribers.py" "$rows" "$csv.tmp.$$"
+    mv "$csv.tmp.$$" "$csv"
+fi
+csv_size=$(stat -c %s "$csv")
+
+# --- Private cluster -------------------------------------------------------------------------------
+# Under the repo's .facteur/ when the server's user can get there, else under /var/tmp.
+cluster=""
+if mkdir -p "$repo/.facteur" 2>/dev/null && { ! $as_root || runuser -u postgres -- test -x "$repo/.facteur"; }; then
+    cluster="$repo/.facteur/bench-pg-$$"
+else
+    cluster="/var/tmp/facteur-bench-$$"
+fi
+socket_dir="$cluster"
+started=false
+
+cleanup() {
+    local status=$?
+    if $keep && $started; then
+        printf '\ncluster left running: psql -h %s -U postgres -d bench_facteur\n' "$socket_dir" >&2
+        printf 'stop it with: %spg_ctl -D %s -m fast stop && rm -rf %s\n' \
+            "$($as_root && echo 'runuser -u postgres -- ')" "$cluster/data" "$cluster" >&2
+        exit "$status"
+    fi
+    if $started; then as_pg "$pg_bin/pg_ctl" -D "$cluster/data" -m immediate -w stop >/dev/null 2>&1 || true; fi
+    rm -rf "$cluster"
+    if [[ "$socket_dir" != "$cluster" ]]; then rm -rf "$socket_dir"; fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$cluster"
+# A unix socket path (directory + "/.s.PGSQL.5432") must fit in 107 bytes.
+if ((${#cluster} > 80)); then socket_dir="$(mktemp -d /tmp/facteur-bench-sock.XXXXXX)"; fi
+if $as_root; then chown postgres:postgres "$cluster" "$socket_dir"; fi
+
+log "starting PostgreSQL ($pg_bin) in $cluster"
+as_pg "$pg_bin/initdb" -D "$cluster/data" -U postgres -A trust -E UTF8 --no-locale --no-sync >"$cluster/initdb.log" 2>&1 ||
+    { cat "$cluster/initdb.log" >&2; die "initdb failed"; }
+pg_options="-c listen_addresses='' -c unix_socket_directories='$socket_dir' ${FACTEUR_BENCH_PG_OPTIONS:-}"
+as_pg "$pg_bin/pg_ctl" -D "$cluster/data" -l "$cluster/postgres.log" -w -t 60 -o "$pg_options" start >/dev/null ||
+    { cat "$cluster/postgres.log" >&2; die "pg_ctl start failed"; }
+started=true
+
+export PGHOST="$socket_dir" PGUSER=postgres PGCLIENTENCODING=UTF8
+unset PGPORT PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS
+sql() { "$psql_bin" -X -q -v ON_ERROR_STOP=1 -At -d "$1" -c "$2"; }
+
+# --- Helpers -------------------------------------------------------------------------------------
+now() { echo "${EPOCHREALTIME/,/.}"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+# 1234567 -> 1,234,567
+commas() { echo "$1" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta'; }
+rate() { commas "$(awk -v n="$rows" -v s="$1" 'BEGIN { printf "%d", (s > 0 ? n / s : 0) }')"; }
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }'; }
+
+fresh_db() {
+    "$psql_bin" -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1"
+    "$createdb_bin" "$1"
+}
+
+# --- Runs ------------------------------------------------------------------------------------------
+best_psql=""
+best_facteur=""
+facteur_line=""
+failed=false
+for ((run = 1; run <= runs; run++)); do
+    # psql \copy into the plain table.
+    fresh_db bench_psql
+    sql bench_psql "CREATE TABLE contacts (email text NOT NULL, name text, age numeric, vip boolean,
+                        signup_date date, plan text, country text);
+                    CREATE UNIQUE INDEX ON contacts (lower(email));"
+    cat "$csv" >/dev/null
+    sql postgres "CHECKPOINT"
+    t0=$(now)
+    "$psql_bin" -X -q -v ON_ERROR_STOP=1 -d bench_psql \
+        -c "\\copy contacts FROM '$csv' WITH (FORMAT csv, HEADER true)"
+    t1=$(now)
+    psql_seconds=$(elapsed "$t0" "$t1")
+    psql_rows=$(sql bench_psql "SELECT count(*) FROM contacts")
+    sql postgres "DROP DATABASE bench_psql"
+
+    # facteur import into a migrated database.
+    fresh_db bench_facteur
+    url="host=$socket_dir user=postgres dbname=bench_facteur"
+    DATABASE_URL="$url" FACTEUR_HOME="$repo" "$facteur" migrate >"$cluster/migrate.log" 2>&1 ||
+        { cat "$cluster/migrate.log" >&2; die "facteur migrate failed"; }
+    sql bench_facteur "INSERT INTO fields (key, type, label) VALUES ('age', 'number', 'Age'), ('vip', 'boolean', 'VIP'),
+        ('signup_date', 'date', 'Signup date'), ('plan', 'text', 'Plan'), ('country', 'text', 'Country')"
+    cat "$csv" >/dev/null
+    sql postgres "CHECKPOINT"
+    t0=$(now)
+    facteur_line=$(DATABASE_URL="$url" FACTEUR_HOME="$repo" "$facteur" import --quiet "$csv") ||
+        { printf '%s\n' "$facteur_line" >&2; die "facteur import failed"; }
+    t1=$(now)
+    facteur_seconds=$(elapsed "$t0" "$t1")
+    facteur_rows=$(sql bench_facteur "SELECT count(*) FROM subscribers")
+    if ((run < runs)); then sql postgres "DROP DATABASE bench_facteur"; fi
+
+    log "run $run/$runs: psql \\copy $psql_seconds s, facteur import $facteur_seconds s"
+    if [[ "$psql_rows" != "$rows" ]]; then
+        echo "psql \\copy loaded $psql_rows rows, expected $rows" >&2
+        failed=true
+    fi
+    if [[ "$facteur_rows" != "$rows" ]]; then
+        echo "facteur import left $facteur_rows subscribers, expected $rows" >&2
+        failed=true
+    fi
+    best_psql=$(min "$psql_seconds" "$best_psql")
+    best_facteur=$(min "$facteur_seconds" "$best_facteur")
+done
+
+ratio=$(awk -v f="$best_facteur" -v p="$best_psql" 'BEGIN { printf "%.2f", f / p }')
+verdict=$(awk -v r="$ratio" 'BEGIN { print (r <= 1.5) ? "met" : "NOT met" }')
+best=""
+if ((runs > 1)); then best=" best of $runs"; fi
+
+cat <<EOF
+
+rows: $(commas "$rows") ($(awk -v b="$csv_size" 'BEGIN { printf "%.1f", b / 1048576 }') MiB CSV, $(basename "$csv"))
+psql \\copy:        $(printf '%6.2f' "$best_psql") s ($(rate "$best_psql") rows/s)$best
+facteur import:    $(printf '%6.2f' "$best_facteur") s ($(rate "$best_facteur") rows/s)$best
+ratio facteur/psql: $ratio (goal ≤ 1.5: $verdict)
+facteur says:      $facteur_line
+facteur subscribers: $(commas "$facteur_rows") (expected $(commas "$rows"))
+EOF
+
+if $failed; then exit 1; fi
