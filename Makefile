@@ -14,7 +14,7 @@ FORMAT_PATHS := Sources Tests Package.swift
 help:
 	@sed -n 's/^## //p' $(MAKEFILE_LIST)
 
-## run: install what is missing, then `facteur dev` (private PostgreSQL under .facteur/, API, worker)
+## run: install what is missing, then `facteur dev` (private PostgreSQL under .facteur/, migrations, API)
 run: deps
 	$(SWIFT) run facteur dev
 
