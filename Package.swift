@@ -68,9 +68,9 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/Support"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "MailTests", dependencies: ["Mail"]),
-        .testTarget(name: "SMTPTests", dependencies: ["SMTP"]),
         .target(name: "FacteurTestSupport", dependencies: ["Facteur", "TestSupport"], path: "Tests/FacteurSupport"),
-        .testTarget(name: "FacteurTests", dependencies: ["Facteur", "FacteurTestSupport"]),
+        .testTarget(
+            name: "FacteurTests", dependencies: ["Facteur", "FacteurTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "FacteurHTTPTests",
             dependencies: [

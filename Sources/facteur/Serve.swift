@@ -41,8 +41,12 @@ func runServer(database: Database, environment: Environment, logger: Logger, onS
         router: router, configuration: .init(address: .hostname(environment.host, port: try environment.port()), serverName: "facteur"),
         logger: logger)
     if let onStarted { app.addServices(StartupNotice(action: onStarted)) }
+    // A bad query stops the process here, at start, not in a request at 3 a.m.
+    try await database.queries.verify(on: database.pool)
     let group = ServiceGroup(
-        configuration: .init(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        configuration: .init(
+            services: [app, PartitionMaintenance(pool: database.pool, logger: logger)], gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
     try await group.run()
 }
 

@@ -1,6 +1,7 @@
 import Facteur
 import FacteurTestSupport
 import Foundation
+import Logging
 import Postgres
 import Testing
 
@@ -9,19 +10,18 @@ struct StoreTests {
     @Test func every_named_query_prepares_against_the_migrated_schema() async throws {
         try await withFacteurDatabase(maxConnections: 1) { database in
             #expect(database.queries.queries.count > 20)
-            try await database.pool.withTransaction { tx in
-                // The import queries read a temporary staging table; create it as the importer does.
-                try await tx.execute(database.sql("import-create-staging"))
-                for (name, query) in database.queries.queries.sorted(by: { $0.key < $1.key }) where name != "import-create-staging" {
-                    do {
-                        try await tx.execute(SQL(unsafeSQL: "PREPARE check_query AS \(query.text)"))
-                        try await tx.execute("DEALLOCATE check_query")
-                    } catch {
-                        Issue.record("query '\(name)' in \(query.file) does not prepare: \(error)")
-                        throw error
-                    }
-                }
-            }
+            try await database.queries.verify(on: database.pool)
+        }
+    }
+
+    @Test func a_query_that_does_not_match_the_schema_is_caught_by_name() async throws {
+        try await withFacteurDatabase(maxConnections: 1) { database in
+            var queries = database.queries.queries
+            queries["broken"] = try QueryCatalog.parseForTests("-- name: broken\nSELECT no_such_column FROM subscribers")[0]
+            let catalog = QueryCatalog(queries: queries)
+            let error = await #expect(throws: QueryCheckError.self) { try await catalog.verify(on: database.pool) }
+            #expect(error?.name == "broken")
+            #expect(error?.description.contains("no_such_column") == true)
         }
     }
 
@@ -81,6 +81,21 @@ struct StoreTests {
             await #expect(throws: PostgresError.self) { try await database.pool.execute("DELETE FROM consent_log") }
             let rows = try await database.pool.query("SELECT count(*) AS n FROM consent_log")
             #expect(try rows[0].decode(Int.self, "n") == 1)
+        }
+    }
+}
+
+@Suite("Event partitions")
+struct PartitionTests {
+    @Test func partitions_are_created_ahead_and_events_land_in_their_month() async throws {
+        try await withFacteurDatabase { database in
+            let maintenance = PartitionMaintenance(pool: database.pool, logger: .init(label: "test"))
+            #expect(try await maintenance.ensurePartitions(monthsAhead: 3) == 0)
+            #expect(try await maintenance.ensurePartitions(monthsAhead: 6) == 3)
+            let future = Date().addingTimeInterval(150 * 86_400)
+            try await database.pool.execute("INSERT INTO events (type, subscriber_id, occurred_at) VALUES ('open', 1, \(future))")
+            let row = try await database.pool.query("SELECT tableoid::regclass::text AS part FROM events")[0]
+            #expect(try row.decode(String.self, "part").hasPrefix("events_y"))
         }
     }
 }

@@ -84,3 +84,22 @@ struct PoolTests {
         await pool.close()
     }
 }
+
+@Suite("Server restart")
+struct RestartTests {
+    @Test func the_pool_recovers_by_itself_after_the_server_restarts() async throws {
+        // A cluster of its own: restarting the shared test server would disturb other tests.
+        let cluster = try LocalCluster(
+            directory: TestServer.repositoryRoot.appendingPathComponent(".facteur/test-restart-pg").path, settings: ["fsync": "off"])
+        try cluster.start()
+        let pool = PostgresPool(configuration: cluster.configuration(), maxConnections: 2, acquireTimeout: .seconds(5))
+        let before = try await pool.query("SELECT pg_backend_pid() AS pid")[0].decode(Int32.self, "pid")
+        try cluster.stop()
+        try cluster.start()
+        let after = try await pool.query("SELECT pg_backend_pid() AS pid")[0].decode(Int32.self, "pid")
+        #expect(after != before)
+        #expect(try await pool.query("SELECT 40 + 2 AS n")[0].decode(Int.self, "n") == 42)
+        await pool.close()
+        try cluster.stop()
+    }
+}

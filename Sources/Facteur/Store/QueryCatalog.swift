@@ -17,6 +17,11 @@ public struct QueryCatalog: Sendable {
 
     public let queries: [String: Query]
 
+    /// A catalog from queries already parsed (tests, tools).
+    public init(queries: [String: Query]) {
+        self.queries = queries
+    }
+
     public init(directory: URL) throws {
         var queries: [String: Query] = [:]
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".sql") }.sorted()
