@@ -1,0 +1,87 @@
+import Foundation
+import Mustache
+
+/// A campaign's subject, HTML and text, parsed and checked once, then rendered per subscriber.
+///
+/// Parsing happens when the template is saved (errors come back with line and column) and once per
+/// campaign at send time; rendering a message never parses. Subject and text render without HTML
+/// escaping; the HTML part escapes `{{var}}` (use `{{{var}}}` for trusted markup).
+public struct MessageTemplate: Sendable {
+    let subject: MustacheTemplate
+    let html: MustacheTemplate
+    let text: MustacheTemplate?
+    let library: MustacheLibrary
+
+    /// What a message looks like for one subscriber.
+    public struct Rendered: Sendable, Equatable {
+        public var subject: String
+        public var html: String
+        public var text: String
+    }
+
+    /// Parses and validates. - Throws: `TemplateError` listing every problem with its position.
+    /// - Parameters:
+    ///   - layout: a layout name under `templates/email/` whose `{{$content}}` block receives `html`.
+    ///   - layouts: the loaded layouts and partials.
+    public init(
+        subject: String, html: String, text: String?, layout: String?, layouts: EmailLayouts, variables: TemplateVariables
+    ) throws {
+        let partialNames = layouts.names
+        var problems = variables.problems(in: subject, part: "subject", partials: [])
+        problems += variables.problems(in: html, part: "html", partials: partialNames)
+        if let text { problems += variables.problems(in: text, part: "text", partials: partialNames) }
+        if let layout, !partialNames.contains(layout) {
+            problems.append(.init(part: "layout", line: 1, column: 1, message: "no layout named '\(layout)' in templates/email"))
+        }
+        if subject.contains("\n") { problems.append(.init(part: "subject", line: 1, column: 1, message: "a subject is one line")) }
+        guard problems.isEmpty else { throw TemplateError(problems: problems) }
+        let htmlSource = layout.map { "{{<\($0)}}{{$content}}\(html){{/content}}{{/\($0)}}" } ?? html
+        self.subject = try Self.parse("{{% CONTENT_TYPE: TEXT}}" + subject, part: "subject", offset: 0)
+        self.html = try Self.parse(htmlSource, part: "html", offset: 0)
+        self.text = try text.map { try Self.parse("{{% CONTENT_TYPE: TEXT}}" + $0, part: "text", offset: 0) }
+        self.library = layouts.library
+    }
+
+    /// Renders one message. `context` holds plain values: String, numbers, Bool, arrays and
+    /// `[String: Any]` dictionaries (see `MessageContext`).
+    public func render(_ context: [String: Any]) -> Rendered {
+        let html = self.html.render(context, library: library)
+        let text = self.text?.render(context, library: library) ?? HTMLToText.convert(html)
+        let subject = self.subject.render(context, library: library).replacingOccurrences(of: "\r", with: " ")
+            .replacingOccurrences(of: "\n", with: " ")
+        return Rendered(subject: subject, html: html, text: text)
+    }
+
+    private static func parse(_ source: String, part: String, offset: Int) throws -> MustacheTemplate {
+        do {
+            return try MustacheTemplate(string: source)
+        } catch let error as MustacheTemplate.ParserError {
+            throw TemplateError(problems: [
+                .init(part: part, line: error.context.lineNumber, column: error.context.columnNumber, message: "\(error.error)")
+            ])
+        }
+    }
+
+}
+
+/// A template that cannot be saved, with every problem found.
+public struct TemplateError: Error, Sendable, CustomStringConvertible {
+    public var problems: [TemplateVariables.Problem]
+    public var description: String { problems.map(\.description).joined(separator: "; ") }
+}
+
+/// The layouts and partials of `templates/email/`, loaded once.
+public struct EmailLayouts: Sendable {
+    public let library: MustacheLibrary
+    /// File names without `.mustache`.
+    public let names: Set<String>
+
+    public static let none = EmailLayouts(library: MustacheLibrary(), names: [])
+
+    /// Loads every `*.mustache` under `directory`; a missing directory means no layouts.
+    public static func load(from directory: URL) async throws -> EmailLayouts {
+        guard let files = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return .none }
+        let names = Set(files.filter { $0.hasSuffix(".mustache") }.map { String($0.dropLast(".mustache".count)) })
+        return EmailLayouts(library: try await MustacheLibrary(directory: directory.path), names: names)
+    }
+}

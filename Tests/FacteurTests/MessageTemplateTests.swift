@@ -1,0 +1,74 @@
+import Facteur
+import FacteurTestSupport
+import Foundation
+import Testing
+
+@Suite("Message templates")
+struct MessageTemplateTests {
+    static let variables = TemplateVariables.forMessages(customFields: ["plan", "city"])
+
+    static func layouts() async throws -> EmailLayouts {
+        try await EmailLayouts.load(from: testHome.templatesDirectory.appendingPathComponent("email"))
+    }
+
+    @Test func fallbacks_work_as_people_expect() async throws {
+        let template = try MessageTemplate(
+            subject: "Bonjour {{first_name}}{{^first_name}}à vous{{/first_name}} — offre d'été",
+            html: "<p>Hi {{first_name}}{{^first_name}}there{{/first_name}}, plan: {{attributes.plan}} & {{plan}}</p>",
+            text: nil, layout: nil, layouts: .none, variables: Self.variables)
+        let named = template.render(["first_name": "Élodie", "attributes": ["plan": "pro <b>"], "plan": "pro <b>"])
+        #expect(named.subject == "Bonjour Élodie — offre d'été")
+        #expect(named.html == "<p>Hi Élodie, plan: pro &lt;b&gt; & pro &lt;b&gt;</p>")
+        #expect(named.text == "Hi Élodie, plan: pro <b> & pro <b>")
+        let anonymous = template.render([:])
+        #expect(anonymous.subject == "Bonjour à vous — offre d'été")
+        #expect(anonymous.html.hasPrefix("<p>Hi there,"))
+    }
+
+    @Test func unknown_variables_and_bad_syntax_are_reported_with_line_and_column() throws {
+        let error = #expect(throws: TemplateError.self) {
+            try MessageTemplate(
+                subject: "Hello {{frist_name}}", html: "<p>\n  {{#company}}{{company.name}}\n{{/topic}}</p>{{> footer}}",
+                text: "{{unsubscribe_url",
+                layout: "missing", layouts: .none, variables: Self.variables)
+        }
+        let problems = error?.problems ?? []
+        #expect(
+            problems.contains { $0.part == "subject" && $0.line == 1 && $0.column == 7 && $0.message.contains("did you mean 'first_name'") }
+        )
+        #expect(problems.contains { $0.part == "html" && $0.line == 3 && $0.message.contains("closes 'company' opened at line 2") })
+        #expect(problems.contains { $0.part == "html" && $0.message == "unknown partial 'footer'" })
+        #expect(problems.contains { $0.part == "text" && $0.message.contains("unclosed tag") })
+        #expect(problems.contains { $0.part == "layout" })
+    }
+
+    @Test func a_layout_wraps_the_html_and_links_become_text_with_urls() async throws {
+        let template = try MessageTemplate(
+            subject: "News",
+            html:
+                #"<h1>Title</h1><p>Read <a href="https://example.com/a?x=1&amp;y=2">the article</a>.</p><ul><li>One</li><li>Two</li></ul>"#,
+            text: nil, layout: "default", layouts: try await Self.layouts(), variables: Self.variables)
+        let rendered = template.render([
+            "locale": "fr", "campaign": ["subject": "News"], "preferences_url": "https://f.example/p/t",
+            "unsubscribe_url": "https://f.example/u/t",
+        ])
+        #expect(rendered.html.contains("<!doctype html>"))
+        #expect(rendered.html.contains(#"<html lang="fr">"#))
+        #expect(rendered.html.contains("<h1>Title</h1>"))
+        #expect(rendered.html.contains(#"href="https://f.example/u/t""#))
+        #expect(rendered.text.contains("Read the article (https://example.com/a?x=1&y=2)."))
+        #expect(rendered.text.contains("- One\n- Two"))
+        #expect(rendered.text.contains("Unsubscribe (https://f.example/u/t)"))
+        #expect(!rendered.text.contains("<"))
+    }
+
+    @Test func html_to_text_drops_styles_and_decodes_entities() {
+        let text = HTMLToText.convert(
+            "<html><head><style>p{color:red}</style><title>T</title></head><body><p>Caf&eacute; &amp; cr&#232;me&nbsp;br&ucirc;l&#xE9;e</p><br><img alt=\"Logo\" src=\"x.png\"><p><a href=\"https://x.example\">https://x.example</a></p></body></html>"
+        )
+        #expect(text == "Café & crème brûlée\n\nLogo\n\nhttps://x.example")
+        #expect(!text.contains("color:red"))
+        #expect(!text.contains("T\n"))
+        #expect(text.hasSuffix("https://x.example"))
+    }
+}
