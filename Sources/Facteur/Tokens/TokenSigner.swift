@@ -1,0 +1,125 @@
+import Crypto
+import Foundation
+
+/// Signs and verifies the tokens in every link Facteur puts in an email (preferences, unsubscribe,
+/// open pixel, clicks): `<key id>.<payload>.<HMAC-SHA256>`, base64url, no padding.
+///
+/// Keys rotate: new tokens use the first key; every listed key still verifies, so links in mail
+/// already sent keep working until their key is removed. Verification is constant-time and a bad
+/// token of any shape is simply `nil` — callers show a page that reveals nothing.
+public struct TokenSigner: Sendable {
+    /// What a token stands for.
+    public enum Purpose: UInt8, Sendable {
+        /// A subscriber (preference center, unsubscribe).
+        case subscriber = 1
+        /// One sent message (open pixel, click tracking, one-click unsubscribe of its topic).
+        case message = 2
+        /// Double opt-in confirmation of a subscriber.
+        case confirmation = 3
+    }
+
+    /// A verified token's contents.
+    public struct Claims: Sendable, Equatable {
+        public var purpose: Purpose
+        public var id: Int64
+    }
+
+    // Raw key bytes: SymmetricKey is not Sendable; building one per call is cheap.
+    private let keys: [(id: String, key: [UInt8])]
+
+    /// - Parameter keys: `(key id, secret)` pairs, newest first. Key ids are 1–8 letters or digits.
+    public init(keys: [(id: String, secret: String)]) throws {
+        guard !keys.isEmpty else { throw FacteurError(.invalid, "at least one signing key is needed") }
+        self.keys = try keys.map { pair in
+            guard (1...8).contains(pair.id.count), pair.id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+                throw FacteurError(.invalid, "key id '\(pair.id)' must be 1 to 8 letters or digits")
+            }
+            guard pair.secret.utf8.count >= 32 else {
+                throw FacteurError(.invalid, "the secret for key '\(pair.id)' must be at least 32 bytes")
+            }
+            return (pair.id, Array(pair.secret.utf8))
+        }
+    }
+
+    /// From `FACTEUR_SECRETS` (`id:secret,id2:secret2`, newest first) or `FACTEUR_SECRET` (key id `k1`).
+    public static func fromEnvironment(_ environment: [String: String]) throws -> TokenSigner? {
+        if let list = environment["FACTEUR_SECRETS"], !list.isEmpty {
+            let pairs = try list.split(separator: ",").map { entry -> (id: String, secret: String) in
+                guard let colon = entry.firstIndex(of: ":") else {
+                    throw FacteurError(.invalid, "FACTEUR_SECRETS entries look like id:secret")
+                }
+                return (String(entry[..<colon]), String(entry[entry.index(after: colon)...]))
+            }
+            return try TokenSigner(keys: pairs)
+        }
+        if let secret = environment["FACTEUR_SECRET"], !secret.isEmpty {
+            return try TokenSigner(keys: [("k1", secret)])
+        }
+        return nil
+    }
+
+    public func sign(_ purpose: Purpose, id: Int64) -> String {
+        var payload: [UInt8] = [purpose.rawValue]
+        var value = UInt64(bitPattern: id)
+        repeat {
+            payload.append(UInt8(value & 0x7F) | (value > 0x7F ? 0x80 : 0))
+            value >>= 7
+        } while value > 0
+        let (keyID, key) = keys[0]
+        let body = keyID + "." + Base64URL.encode(payload)
+        return body + "." + Base64URL.encode(Self.mac(body, key: key))
+    }
+
+    /// The claims of a genuine token of the expected purpose, else nil.
+    public func verify(_ token: String, as purpose: Purpose) -> Claims? {
+        guard token.utf8.count <= 120 else { return nil }
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let key = keys.first(where: { $0.id == parts[0] })?.key,
+            let mac = Base64URL.decode(parts[2]), mac.count == 16,
+            let payload = Base64URL.decode(parts[1]), payload.count >= 2
+        else { return nil }
+        let expected = Self.mac("\(parts[0]).\(parts[1])", key: key)
+        guard Self.constantTimeEqual(mac, expected), payload[0] == purpose.rawValue else { return nil }
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        for (index, byte) in payload.dropFirst().enumerated() {
+            guard shift < 64 else { return nil }
+            value |= UInt64(byte & 0x7F) << shift
+            shift += 7
+            if byte & 0x80 == 0 {
+                guard index == payload.count - 2 else { return nil }
+                return Claims(purpose: purpose, id: Int64(bitPattern: value))
+            }
+        }
+        return nil
+    }
+
+    /// HMAC-SHA256 truncated to 128 bits: ample against forgery, short in a URL.
+    private static func mac(_ text: String, key: [UInt8]) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: SymmetricKey(data: key)).prefix(16))
+    }
+
+    private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}
+
+/// Base64url without padding (RFC 4648 §5).
+enum Base64URL {
+    static func encode(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ text: Substring) -> [UInt8]? {
+        guard text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else { return nil }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let bytes = Data(base64Encoded: base64).map({ [UInt8]($0) }) else { return nil }
+        // Only the canonical spelling: unused trailing bits could otherwise give one token many forms.
+        return encode(bytes) == text ? bytes : nil
+    }
+}

@@ -1,0 +1,58 @@
+import Testing
+
+@testable import Facteur
+
+@Suite("Signed link tokens")
+struct TokenSignerTests {
+    static let old = String(repeating: "o", count: 32)
+    static let new = String(repeating: "n", count: 40)
+
+    @Test(arguments: [Int64(1), 127, 128, 300, 1 << 40, Int64.max])
+    func tokens_round_trip(id: Int64) throws {
+        let signer = try TokenSigner(keys: [("k2", Self.new)])
+        let token = signer.sign(.message, id: id)
+        #expect(signer.verify(token, as: .message) == .init(purpose: .message, id: id))
+        #expect(signer.verify(token, as: .subscriber) == nil, "a message token must not open the preference center")
+        #expect(token.count < 60)
+    }
+
+    @Test func every_single_character_change_is_refused() throws {
+        let signer = try TokenSigner(keys: [("k1", Self.new)])
+        let token = signer.sign(.subscriber, id: 4242)
+        var chars = Array(token)
+        for index in chars.indices {
+            let original = chars[index]
+            for replacement in ["A", "b", "0", "-", "_", "."] where Character(replacement) != original {
+                chars[index] = Character(replacement)
+                #expect(signer.verify(String(chars), as: .subscriber) == nil, "accepted a token changed at \(index)")
+            }
+            chars[index] = original
+        }
+        for cut in 1..<token.count {
+            #expect(signer.verify(String(token.prefix(cut)), as: .subscriber) == nil)
+        }
+        for junk in [
+            "", ".", "..", "k1..", "k1.AQ.", "x.y.z", String(repeating: "a", count: 500), "k1.AQ.AAAAAAAAAAAAAAAAAAAAAA", "ünï.cødé.✓",
+        ] {
+            #expect(signer.verify(junk, as: .subscriber) == nil)
+        }
+    }
+
+    @Test func rotation_keeps_old_links_working_and_signs_with_the_newest_key() throws {
+        let before = try TokenSigner(keys: [("k1", Self.old)])
+        let oldToken = before.sign(.subscriber, id: 9)
+        let rotated = try TokenSigner(keys: [("k2", Self.new), ("k1", Self.old)])
+        #expect(rotated.verify(oldToken, as: .subscriber)?.id == 9)
+        #expect(rotated.sign(.subscriber, id: 9).hasPrefix("k2."))
+        let retired = try TokenSigner(keys: [("k2", Self.new)])
+        #expect(retired.verify(oldToken, as: .subscriber) == nil)
+    }
+
+    @Test func weak_or_malformed_keys_are_refused() {
+        #expect(throws: FacteurError.self) { try TokenSigner(keys: [("k1", "short")]) }
+        #expect(throws: FacteurError.self) { try TokenSigner(keys: [("bad id!", Self.new)]) }
+        #expect(throws: FacteurError.self) { try TokenSigner(keys: []) }
+        #expect(throws: FacteurError.self) { try TokenSigner.fromEnvironment(["FACTEUR_SECRETS": "nocolon"]) }
+        #expect((try? TokenSigner.fromEnvironment([:])) == nil)
+    }
+}
