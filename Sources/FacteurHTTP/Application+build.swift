@@ -13,12 +13,18 @@ public struct HTTPDependencies: Sendable {
     public var home: FacteurHome
     public var metrics: PrometheusCollectorRegistry
     public var maxImportBytes: Int
+    /// Email layouts and partials from `templates/email/`.
+    public var layouts: EmailLayouts
 
-    public init(database: Database, home: FacteurHome, metrics: PrometheusCollectorRegistry, maxImportBytes: Int = 1 << 30) {
+    public init(
+        database: Database, home: FacteurHome, metrics: PrometheusCollectorRegistry, maxImportBytes: Int = 1 << 30,
+        layouts: EmailLayouts = .none
+    ) {
         self.database = database
         self.home = home
         self.metrics = metrics
         self.maxImportBytes = maxImportBytes
+        self.layouts = layouts
     }
 }
 
@@ -62,6 +68,7 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
     FieldController(fields: FieldRegistry(database: database)).addRoutes(to: api.group("fields"))
     TopicController(topics: topics).addRoutes(to: api.group("topics"))
     CompanyController(companies: Companies(database: database)).addRoutes(to: api.group("companies"))
+    TemplateController(templates: Templates(database: database, layouts: dependencies.layouts)).addRoutes(to: api.group("templates"))
     ImportController(
         importer: SubscriberImporter(database: database), exporter: SubscriberExporter(database: database),
         maxImportBytes: dependencies.maxImportBytes

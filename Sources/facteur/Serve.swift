@@ -35,7 +35,8 @@ func runServer(database: Database, environment: Environment, logger: Logger, onS
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
     let dependencies = HTTPDependencies(
         database: database, home: environment.home, metrics: registry,
-        maxImportBytes: try environment.int("FACTEUR_MAX_IMPORT_BYTES", default: 1 << 30))
+        maxImportBytes: try environment.int("FACTEUR_MAX_IMPORT_BYTES", default: 1 << 30),
+        layouts: try await EmailLayouts.load(from: environment.home.templatesDirectory.appendingPathComponent("email")))
     let router = buildRouter(dependencies)
     var app = Application(
         router: router, configuration: .init(address: .hostname(environment.host, port: try environment.port()), serverName: "facteur"),

@@ -73,7 +73,9 @@ struct API: Sendable {
 func withAPI(_ body: @Sendable (API) async throws -> Void) async throws {
     try await withFacteurDatabase { database in
         let key = try await APIKeys(database: database).create(name: "tests").secret
-        let router = buildRouter(HTTPDependencies(database: database, home: testHome, metrics: PrometheusCollectorRegistry()))
+        let layouts = try await EmailLayouts.load(from: testHome.templatesDirectory.appendingPathComponent("email"))
+        let router = buildRouter(
+            HTTPDependencies(database: database, home: testHome, metrics: PrometheusCollectorRegistry(), layouts: layouts))
         let app = Application(router: router)
         try await app.test(.router) { client in
             try await body(API(client: client, key: key, database: database))

@@ -87,7 +87,8 @@ struct AuthAndHealthTests {
             let routes = [
                 "/healthz", "/metrics", "/openapi.yaml", "/api/subscribers", "/api/subscribers/batch", "/api/subscribers/{ref}",
                 "/api/subscribers/{ref}/topics", "/api/subscribers/{ref}/consent", "/api/fields", "/api/topics", "/api/topics/{id}",
-                "/api/companies", "/api/companies/{id}", "/api/companies/{id}/subscribers", "/api/imports", "/api/exports/subscribers.csv",
+                "/api/companies", "/api/companies/{id}", "/api/companies/{id}/subscribers", "/api/templates", "/api/templates/{id}",
+                "/api/imports", "/api/exports/subscribers.csv",
             ]
             for route in routes { #expect(documented.contains(route), "openapi.yaml does not describe \(route)") }
         }

@@ -30,7 +30,8 @@ public struct JSONObject: Sendable {
     /// Present and explicitly null.
     public func isNull(_ key: String) -> Bool { values[key] == .null }
 
-    public func string(_ key: String, required: Bool = false, maxLength: Int = 1000) throws -> String? {
+    /// A string; control characters are refused except tab, and CR/LF too when `multiline` (bodies).
+    public func string(_ key: String, required: Bool = false, maxLength: Int = 1000, multiline: Bool = false) throws -> String? {
         switch values[key] {
         case nil, .null?:
             if required { throw FacteurError.invalid(path + key, "is required") }
@@ -39,7 +40,8 @@ public struct JSONObject: Sendable {
             guard text.utf8.count <= maxLength else {
                 throw FacteurError.invalid(path + key, "is longer than \(maxLength) bytes")
             }
-            guard !text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F }) else {
+            let allowed: Set<Unicode.Scalar> = multiline ? ["\t", "\n", "\r"] : ["\t"]
+            guard !text.unicodeScalars.contains(where: { ($0.value < 0x20 && !allowed.contains($0)) || $0.value == 0x7F }) else {
                 throw FacteurError.invalid(path + key, "contains a control character")
             }
             return text

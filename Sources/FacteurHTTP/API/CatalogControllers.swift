@@ -77,3 +77,26 @@ struct CompanyController {
         }
     }
 }
+
+/// `/api/templates`: campaign templates, validated when saved.
+struct TemplateController {
+    let templates: Templates
+
+    func addRoutes(to group: RouterGroup<AppContext>) {
+        group.get { _, _ in try JSONResponse.make(["items": try await templates.list()]) }
+        group.post { request, context in
+            var request = request
+            return try JSONResponse.make(try await templates.create(try await request.jsonBody(context: context)), status: .created)
+        }
+        group.get(":id") { _, context in try JSONResponse.make(try await templates.get(id: try context.parameters.id("id"))) }
+        group.patch(":id") { request, context in
+            var request = request
+            let body = try await request.jsonBody(context: context)
+            return try JSONResponse.make(try await templates.update(id: try context.parameters.id("id"), body))
+        }
+        group.delete(":id") { _, context in
+            try await templates.delete(id: try context.parameters.id("id"))
+            return Response(status: .noContent)
+        }
+    }
+}
