@@ -36,8 +36,9 @@ public struct PostgresConfiguration: Sendable, Hashable {
         if let database { pairs.append(("dbname", database)) }
         pairs.append(("application_name", applicationName))
         pairs.append(("connect_timeout", String(connectTimeout)))
-        // Every session speaks UTC and ISO dates, so timestamps parse without guessing.
-        pairs.append(("options", "-c TimeZone=UTC -c DateStyle=ISO -c client_encoding=UTF8"))
+        // Every session speaks UTC and ISO dates, so timestamps parse without guessing; NOTICEs
+        // (e.g. "already exists, skipping") are not printed to stderr.
+        pairs.append(("options", "-c TimeZone=UTC -c DateStyle=ISO -c client_encoding=UTF8 -c client_min_messages=warning"))
         return pairs
     }
 
