@@ -68,7 +68,9 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
     FieldController(fields: FieldRegistry(database: database)).addRoutes(to: api.group("fields"))
     TopicController(topics: topics).addRoutes(to: api.group("topics"))
     CompanyController(companies: Companies(database: database)).addRoutes(to: api.group("companies"))
-    TemplateController(templates: Templates(database: database, layouts: dependencies.layouts)).addRoutes(to: api.group("templates"))
+    let templates = Templates(database: database, layouts: dependencies.layouts)
+    TemplateController(templates: templates).addRoutes(to: api.group("templates"))
+    CampaignController(campaigns: Campaigns(database: database, templates: templates)).addRoutes(to: api.group("campaigns"))
     ImportController(
         importer: SubscriberImporter(database: database), exporter: SubscriberExporter(database: database),
         maxImportBytes: dependencies.maxImportBytes

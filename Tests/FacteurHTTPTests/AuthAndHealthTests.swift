@@ -88,6 +88,9 @@ struct AuthAndHealthTests {
                 "/healthz", "/metrics", "/openapi.yaml", "/api/subscribers", "/api/subscribers/batch", "/api/subscribers/{ref}",
                 "/api/subscribers/{ref}/topics", "/api/subscribers/{ref}/consent", "/api/fields", "/api/topics", "/api/topics/{id}",
                 "/api/companies", "/api/companies/{id}", "/api/companies/{id}/subscribers", "/api/templates", "/api/templates/{id}",
+                "/api/campaigns", "/api/campaigns/{id}", "/api/campaigns/{id}/schedule", "/api/campaigns/{id}/unschedule",
+                "/api/campaigns/{id}/start", "/api/campaigns/{id}/pause", "/api/campaigns/{id}/resume", "/api/campaigns/{id}/cancel",
+                "/api/campaigns/{id}/progress",
                 "/api/imports", "/api/exports/subscribers.csv",
             ]
             for route in routes { #expect(documented.contains(route), "openapi.yaml does not describe \(route)") }

@@ -1,0 +1,58 @@
+import Facteur
+import Foundation
+import Hummingbird
+
+/// `/api/campaigns`: CRUD and the status flow (schedule, start, pause, resume, cancel).
+struct CampaignController {
+    let campaigns: Campaigns
+
+    func addRoutes(to group: RouterGroup<AppContext>) {
+        group.get { request, _ in
+            let query = request.uri.queryParameters
+            var status: Campaign.Status?
+            if let raw = query["status"] {
+                guard let value = Campaign.Status(rawValue: String(raw)) else {
+                    throw FacteurError.invalid(
+                        "status", "must be one of \(Campaign.Status.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                status = value
+            }
+            var limit = 50
+            if let raw = query["limit"] {
+                guard let value = Int(String(raw)), (1...1000).contains(value) else {
+                    throw FacteurError.invalid("limit", "must be between 1 and 1000")
+                }
+                limit = value
+            }
+            let after = try Cursor.decode(query["after"].map(String.init))
+            return try JSONResponse.make(try await campaigns.list(status: status, after: after, limit: limit))
+        }
+        group.post { request, context in
+            var request = request
+            return try JSONResponse.make(try await campaigns.create(try await request.jsonBody(context: context)), status: .created)
+        }
+        group.get(":id") { _, context in try JSONResponse.make(try await campaigns.get(id: try context.parameters.id("id"))) }
+        group.patch(":id") { request, context in
+            var request = request
+            let body = try await request.jsonBody(context: context)
+            return try JSONResponse.make(try await campaigns.update(id: try context.parameters.id("id"), body))
+        }
+        group.delete(":id") { _, context in
+            try await campaigns.delete(id: try context.parameters.id("id"))
+            return Response(status: .noContent)
+        }
+        group.post(":id/schedule") { request, context in
+            var request = request
+            let body = try await request.jsonBody(context: context)
+            return try JSONResponse.make(try await campaigns.schedule(id: try context.parameters.id("id"), body))
+        }
+        group.post(":id/unschedule") { _, context in
+            try JSONResponse.make(try await campaigns.unschedule(id: try context.parameters.id("id")))
+        }
+        group.post(":id/start") { _, context in try JSONResponse.make(try await campaigns.start(id: try context.parameters.id("id"))) }
+        group.post(":id/pause") { _, context in try JSONResponse.make(try await campaigns.pause(id: try context.parameters.id("id"))) }
+        group.post(":id/resume") { _, context in try JSONResponse.make(try await campaigns.resume(id: try context.parameters.id("id"))) }
+        group.post(":id/cancel") { _, context in try JSONResponse.make(try await campaigns.cancel(id: try context.parameters.id("id"))) }
+        group.get(":id/progress") { _, context in try JSONResponse.make(try await campaigns.counts(id: try context.parameters.id("id"))) }
+    }
+}

@@ -1,0 +1,115 @@
+import Facteur
+import Foundation
+import Hummingbird
+import Postgres
+import Testing
+
+@Suite("Campaigns API")
+struct CampaignAPITests {
+    /// A template, a topic and a valid campaign body using them.
+    static func prepare(_ api: API) async throws -> String {
+        _ = try await api.send(.post, "/api/topics", json: #"{"key": "news", "name": "News"}"#)
+        let template = try await api.send(
+            .post, "/api/templates",
+            json:
+                #"{"name": "T", "subject": "Hello", "html": "<p>Hi {{first_name}}</p><a href=\"https://example.com/a\">A</a> <a href='https://example.com/b?x=1&amp;y=2'>B</a> <a href=\"{{unsubscribe_url}}\">u</a> <a href=\"https://example.com/a\">again</a>"}"#
+        )
+        #expect(template.status == .created, "\(template.text)")
+        guard case .number(let id)? = try template.value("id") else { return "" }
+        return
+            #"{"name": "Offre d'été", "template_id": \#(Int(id)), "subject": "Bonjour {{first_name}}", "from_name": "Claire", "from_email": "claire@example.com", "topic": "news"}"#
+    }
+
+    @Test func bad_campaigns_are_refused_with_the_field_named() async throws {
+        try await withAPI { api in
+            let valid = try await Self.prepare(api)
+            guard case .object(let base) = try JSONValue.json(valid) else { return }
+            for (patch, field) in [
+                (#"{"from_email": "nope"}"#, "from_email"), (#"{"template_id": 999}"#, "template_id"), (#"{"topic": "ghost"}"#, "topic"),
+                (#"{"subject": "Hi {{frist_name}}"}"#, "subject"), (#"{"headers": {"Bcc": "x@y.com"}}"#, "headers.Bcc"),
+                (#"{"headers": {"X-Tag": "a\r\nBcc: x@y.com"}}"#, "headers.X-Tag"), (#"{"segment_id": 1}"#, "segment_id"),
+                (#"{"ab": {"subjects": ["only one"]}}"#, "ab.subjects"),
+                (#"{"ab": {"subjects": ["a", "b"], "test_share": 0.9}}"#, "ab.test_share"),
+                (#"{"rate_limit": 0}"#, "rate_limit"),
+            ] {
+                guard case .object(let changes) = try JSONValue.json(patch) else { continue }
+                let body = JSONValue.object(base.merging(changes) { _, new in new }).jsonText
+                let reply = try await api.send(.post, "/api/campaigns", json: body)
+                #expect(reply.status == .unprocessableContent, "\(patch): \(reply.text)")
+                #expect(try reply.error("field") == field, "\(patch): \(reply.text)")
+            }
+            #expect(try await api.count("campaigns") == 0)
+        }
+    }
+
+    @Test func starting_queues_exactly_the_eligible_audience_once() async throws {
+        try await withAPI { api in
+            let body = try await Self.prepare(api)
+            for (email, status, topic) in [
+                ("in@example.com", "active", "subscribed"), ("out@example.com", "active", "unsubscribed"),
+                ("pending@example.com", "pending", "subscribed"),
+                ("suppressed@example.com", "active", "subscribed"), ("notopic@example.com", "active", nil),
+                ("erased@example.com", "active", "subscribed"),
+            ] as [(String, String, String?)] {
+                _ = try await api.send(.post, "/api/subscribers", json: #"{"email": "\#(email)", "status": "\#(status)"}"#)
+                if let topic { _ = try await api.send(.put, "/api/subscribers/\(email)/topics", json: #"{"news": "\#(topic)"}"#) }
+            }
+            try await api.database.pool.execute("INSERT INTO suppressions (email, reason) VALUES ('SUPPRESSED@example.com', 'hard_bounce')")
+            try await api.database.pool.execute(
+                "INSERT INTO suppressions (email_hash, reason) VALUES (sha256(convert_to('erased@example.com', 'UTF8')), 'erased')")
+            let created = try await api.send(.post, "/api/campaigns", json: body)
+            #expect(created.status == .created, "\(created.text)")
+            #expect(try created.value("status") == .string("draft"))
+            guard case .number(let number)? = try created.value("id") else { return }
+            let id = Int(number)
+
+            let listener = PostgresListener(configuration: api.database.pool.configuration, channels: [Campaigns.channel])
+            var notifications = listener.notifications().makeAsyncIterator()
+            _ = await notifications.next()
+
+            let started = try await api.send(.post, "/api/campaigns/\(id)/start")
+            #expect(started.status == .ok, "\(started.text)")
+            #expect(try started.value("queued") == .number(1))
+            #expect(try started.value("links") == .number(2))
+            let notified = await notifications.next()
+            #expect(notified?.payload == "start:\(id)")
+            let queued = try await api.database.pool.query(
+                "SELECT s.email FROM messages m JOIN subscribers s ON s.id = m.subscriber_id WHERE m.campaign_id = \(Int64(id))")
+            #expect(try queued.map { try $0.decode(String.self, "email") } == ["in@example.com"])
+            let links = try await api.database.pool.query("SELECT url FROM campaign_links ORDER BY id")
+            #expect(try links.map { try $0.decode(String.self, "url") } == ["https://example.com/a", "https://example.com/b?x=1&amp;y=2"])
+
+            let again = try await api.send(.post, "/api/campaigns/\(id)/start")
+            #expect(again.status == .conflict)
+            #expect(try again.error("message") == "campaign \(id) is sending; it can become sending only from draft or scheduled")
+            #expect(try await api.count("messages") == 1)
+            #expect(try await api.send(.get, "/api/campaigns/\(id)/progress").value("queued") == .number(1))
+        }
+    }
+
+    @Test func the_status_flow_allows_only_its_transitions() async throws {
+        try await withAPI { api in
+            let body = try await Self.prepare(api)
+            let created = try await api.send(.post, "/api/campaigns", json: body)
+            guard case .number(let number)? = try created.value("id") else { return }
+            let id = Int(number)
+            #expect(try await api.send(.post, "/api/campaigns/\(id)/pause").status == .conflict)
+            let past = try await api.send(.post, "/api/campaigns/\(id)/schedule", json: #"{"at": "2020-01-01T00:00:00Z"}"#)
+            #expect(past.status == .unprocessableContent)
+            let local = try await api.send(
+                .post, "/api/campaigns/\(id)/schedule", json: #"{"at": "2099-06-01T09:00", "time_zone": "America/Montreal"}"#)
+            #expect(local.status == .ok, "\(local.text)")
+            #expect(try local.value("status") == .string("scheduled"))
+            #expect(try local.value("scheduled_at") == .string("2099-06-01T13:00:00Z"))
+            #expect(try await api.send(.patch, "/api/campaigns/\(id)", json: #"{"name": "Renamed"}"#).status == .ok)
+            #expect(try await api.send(.post, "/api/campaigns/\(id)/start").status == .ok)
+            #expect(try await api.send(.patch, "/api/campaigns/\(id)", json: #"{"name": "Too late"}"#).status == .conflict)
+            #expect(try await api.send(.post, "/api/campaigns/\(id)/pause").value("status") == .string("paused"))
+            #expect(try await api.send(.post, "/api/campaigns/\(id)/resume").value("status") == .string("sending"))
+            #expect(try await api.send(.delete, "/api/campaigns/\(id)").status == .conflict)
+            #expect(try await api.send(.post, "/api/campaigns/\(id)/cancel").value("status") == .string("cancelled"))
+            #expect(try await api.send(.post, "/api/campaigns/\(id)/resume").status == .conflict)
+            #expect(try await api.send(.delete, "/api/campaigns/\(id)").status == .noContent)
+        }
+    }
+}

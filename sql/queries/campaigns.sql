@@ -1,0 +1,93 @@
+-- Campaigns: what is sent, to whom, and where it stands.
+
+-- name: campaign-select
+SELECT c.id, c.name, c.subject, c.from_name, c.from_email, c.reply_to, c.template_id, c.segment_id, c.topic_id,
+       t.key AS topic_key, c.headers, c.status, c.scheduled_at, c.started_at, c.finished_at, c.track_opens, c.track_clicks,
+       c.rate_limit, c.ab, c.created_at, c.updated_at
+  FROM campaigns c LEFT JOIN topics t ON t.id = c.topic_id
+ WHERE c.id = $1
+
+-- name: campaigns-list
+SELECT c.id, c.name, c.subject, c.from_name, c.from_email, c.reply_to, c.template_id, c.segment_id, c.topic_id,
+       t.key AS topic_key, c.headers, c.status, c.scheduled_at, c.started_at, c.finished_at, c.track_opens, c.track_clicks,
+       c.rate_limit, c.ab, c.created_at, c.updated_at
+  FROM campaigns c LEFT JOIN topics t ON t.id = c.topic_id
+ WHERE c.id > $1 AND ($2::text IS NULL OR c.status = $2)
+ ORDER BY c.id LIMIT $3
+
+-- name: campaign-insert
+INSERT INTO campaigns (name, subject, from_name, from_email, reply_to, template_id, segment_id, topic_id, headers,
+                       track_opens, track_clicks, rate_limit, ab)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb)
+RETURNING id
+
+-- name: campaign-update
+-- Only drafts and scheduled campaigns change; $14 lists nullable columns to clear.
+UPDATE campaigns SET
+       name = COALESCE($2, name), subject = COALESCE($3, subject), from_name = COALESCE($4, from_name),
+       from_email = COALESCE($5, from_email),
+       reply_to = CASE WHEN 'reply_to' = ANY($14::text[]) THEN NULL ELSE COALESCE($6, reply_to) END,
+       template_id = COALESCE($7, template_id),
+       topic_id = CASE WHEN 'topic' = ANY($14::text[]) THEN NULL ELSE COALESCE($8, topic_id) END,
+       headers = COALESCE($9::jsonb, headers), track_opens = COALESCE($10, track_opens),
+       track_clicks = COALESCE($11, track_clicks),
+       rate_limit = CASE WHEN 'rate_limit' = ANY($14::text[]) THEN NULL ELSE COALESCE($12, rate_limit) END,
+       ab = CASE WHEN 'ab' = ANY($14::text[]) THEN NULL ELSE COALESCE($13::jsonb, ab) END,
+       updated_at = now()
+ WHERE id = $1 AND status IN ('draft', 'scheduled')
+RETURNING id
+
+-- name: campaign-delete
+DELETE FROM campaigns WHERE id = $1 AND status IN ('draft', 'cancelled', 'sent') RETURNING id
+
+-- name: campaign-transition
+-- Moves a campaign from one of the allowed statuses ($3) to $2, setting the timestamps the
+-- status needs in the same statement (the table's CHECKs hold them together).
+UPDATE campaigns SET
+       status = $2,
+       scheduled_at = CASE WHEN $2 = 'scheduled' THEN $4 WHEN $2 = 'draft' THEN NULL ELSE scheduled_at END,
+       started_at = CASE WHEN $2 = 'sending' THEN COALESCE(started_at, now()) ELSE started_at END,
+       finished_at = CASE WHEN $2 IN ('sent', 'cancelled') THEN now() ELSE finished_at END,
+       updated_at = now()
+ WHERE id = $1 AND status = ANY($3::text[])
+RETURNING id
+
+-- name: campaign-status
+SELECT status FROM campaigns WHERE id = $1
+
+-- name: campaign-links-record
+-- The tracked links of a campaign, recorded once when it starts (repeats are no-ops).
+INSERT INTO campaign_links (campaign_id, url)
+SELECT $1, url FROM unnest($2::text[]) AS u(url)
+ON CONFLICT (campaign_id, url) DO NOTHING
+
+-- name: campaign-links
+SELECT id, url FROM campaign_links WHERE campaign_id = $1
+
+-- name: campaign-materialize
+-- The audience, in one statement: active people, subscribed to the campaign's topic when it has
+-- one, not paused, not suppressed (by address or by the hash an erasure leaves). The UNIQUE
+-- (campaign_id, subscriber_id) makes a repeat start harmless: nobody is queued twice.
+INSERT INTO messages (campaign_id, subscriber_id)
+SELECT $1, s.id
+  FROM subscribers s
+ WHERE s.status = 'active'
+   AND (s.paused_until IS NULL OR s.paused_until <= now())
+   AND ($2::bigint IS NULL OR EXISTS (
+          SELECT 1 FROM subscriptions sub
+           WHERE sub.subscriber_id = s.id AND sub.topic_id = $2 AND sub.status = 'subscribed'))
+   AND NOT EXISTS (SELECT 1 FROM suppressions x WHERE x.email IS NOT NULL AND lower(x.email) = lower(s.email))
+   AND NOT EXISTS (SELECT 1 FROM suppressions x
+                    WHERE x.email_hash IS NOT NULL AND x.email_hash = sha256(convert_to(lower(s.email), 'UTF8')))
+ON CONFLICT (campaign_id, subscriber_id) DO NOTHING
+
+-- name: campaign-message-counts
+SELECT status, count(*) AS n FROM messages WHERE campaign_id = $1 GROUP BY status
+
+-- name: subscriber-render-context
+-- Everything a message template may use about one person, in one round trip.
+SELECT s.id, s.email, s.name, s.locale, s.timezone, s.score, s.status, s.attributes,
+       co.name AS company_name, co.domain AS company_domain, co.industry AS company_industry, co.naics AS company_naics,
+       co.employees AS company_employees, co.revenue AS company_revenue, co.region AS company_region
+  FROM subscribers s LEFT JOIN companies co ON co.id = s.company_id
+ WHERE s.id = $1
