@@ -36,7 +36,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Mail"),
+        .systemLibrary(
+            name: "CLibCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "Mail",
+            dependencies: ["CLibCrypto", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(
             name: "SMTP",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]

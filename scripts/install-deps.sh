@@ -31,7 +31,7 @@ RUN_DEBS=(postgresql postgresql-contrib libpq-dev pkg-config libssl-dev ca-certi
 
 # Debian packages only the tests need, today. (Tests start their own throwaway cluster with the
 # same PostgreSQL binaries, so nothing beyond RUN_DEBS yet.)
-TEST_DEBS=()
+TEST_DEBS=(openssl)
 
 # ==== LATER TEST DEPENDENCIES ================================================================
 # What the tests of later issues will need. Off until those tests land: set
@@ -51,7 +51,8 @@ LATER_TEST_PIP=(
 )
 # ============================================================================================
 
-TEST_PIP=()
+# dkimpy verifies our DKIM signatures in MailTests; pynacl gives it Ed25519.
+TEST_PIP=(dkimpy pynacl)
 
 # --- Helpers --------------------------------------------------------------------------------
 
