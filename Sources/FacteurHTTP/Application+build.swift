@@ -15,11 +15,14 @@ public struct HTTPDependencies: Sendable {
     public var maxImportBytes: Int
     /// Email layouts and partials from `templates/email/`.
     public var layouts: EmailLayouts
+    /// Public base URL and token signer for the links in messages.
+    public var links: LinkBuilder
 
     public init(
         database: Database, home: FacteurHome, metrics: PrometheusCollectorRegistry, maxImportBytes: Int = 1 << 30,
-        layouts: EmailLayouts = .none
+        layouts: EmailLayouts = .none, links: LinkBuilder
     ) {
+        self.links = links
         self.database = database
         self.home = home
         self.metrics = metrics
@@ -70,7 +73,10 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
     CompanyController(companies: Companies(database: database)).addRoutes(to: api.group("companies"))
     let templates = Templates(database: database, layouts: dependencies.layouts)
     TemplateController(templates: templates).addRoutes(to: api.group("templates"))
-    CampaignController(campaigns: Campaigns(database: database, templates: templates)).addRoutes(to: api.group("campaigns"))
+    CampaignController(
+        campaigns: Campaigns(database: database, templates: templates), layouts: dependencies.layouts, links: dependencies.links
+    )
+    .addRoutes(to: api.group("campaigns"))
     ImportController(
         importer: SubscriberImporter(database: database), exporter: SubscriberExporter(database: database),
         maxImportBytes: dependencies.maxImportBytes

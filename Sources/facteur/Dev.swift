@@ -14,8 +14,11 @@ struct Dev: AsyncParsableCommand {
     var directory = ".facteur"
 
     func run() async throws {
-        let environment = Environment()
+        var environment = Environment()
         environment.bootstrapLogging()
+        if try TokenSigner.fromEnvironment(environment.values) == nil {
+            environment = Environment(environment.values.merging(["FACTEUR_SECRET": try devSecret()]) { $1 })
+        }
         let logger = Logger(label: "facteur.dev")
         let configuration: PostgresConfiguration
         var cluster: LocalCluster?
@@ -70,6 +73,22 @@ struct Dev: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: path, contents: Data((key.secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
         return key.secret
+    }
+
+    /// The dev link-signing secret, made on the first run and kept in `.facteur/secret` so links in
+    /// mail sent by `facteur dev` keep working across restarts.
+    private func devSecret() throws -> String {
+        let path = directory + "/secret"
+        if let saved = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+            saved.utf8.count >= 32
+        {
+            return saved
+        }
+        var generator = SystemRandomNumberGenerator()
+        let secret = (0..<48).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: path, contents: Data((secret + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        return secret
     }
 
     static func createDatabase(_ name: String, on cluster: LocalCluster) async throws {

@@ -35,6 +35,16 @@ struct Environment {
         return PostgresConfiguration(connectionString: url)
     }
 
+    /// `FACTEUR_BASE_URL` (default `http://HOST:PORT`) and the token keys of `FACTEUR_SECRETS` or `FACTEUR_SECRET`.
+    func linkBuilder() throws -> LinkBuilder {
+        guard let signer = try TokenSigner.fromEnvironment(values) else {
+            throw ValidationErrorText(
+                "FACTEUR_SECRET is not set: it signs the links in every email (32+ random bytes, e.g. `openssl rand -base64 48`)")
+        }
+        let fallback = "http://\(host):\(try port())"
+        return LinkBuilder(baseURL: string("FACTEUR_BASE_URL") ?? fallback, signer: signer)
+    }
+
     /// Logs to stderr; `LOG_LEVEL` (trace…critical, default info).
     func bootstrapLogging() {
         let level = string("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info

@@ -75,10 +75,15 @@ func withAPI(_ body: @Sendable (API) async throws -> Void) async throws {
         let key = try await APIKeys(database: database).create(name: "tests").secret
         let layouts = try await EmailLayouts.load(from: testHome.templatesDirectory.appendingPathComponent("email"))
         let router = buildRouter(
-            HTTPDependencies(database: database, home: testHome, metrics: PrometheusCollectorRegistry(), layouts: layouts))
+            HTTPDependencies(
+                database: database, home: testHome, metrics: PrometheusCollectorRegistry(), layouts: layouts, links: testLinks))
         let app = Application(router: router)
         try await app.test(.router) { client in
             try await body(API(client: client, key: key, database: database))
         }
     }
 }
+
+/// Links as a server at https://mail.example.test with a fixed test secret would build them.
+let testLinks = LinkBuilder(
+    baseURL: "https://mail.example.test", signer: try! TokenSigner(keys: [("t1", String(repeating: "s", count: 32))]))

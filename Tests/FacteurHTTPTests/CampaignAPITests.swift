@@ -113,3 +113,50 @@ struct CampaignAPITests {
         }
     }
 }
+
+@Suite("Campaign preview")
+struct CampaignPreviewTests {
+    @Test func preview_renders_for_one_subscriber_with_signed_tracking_links() async throws {
+        try await withAPI { api in
+            _ = try await api.send(.post, "/api/fields", json: #"{"key": "plan", "type": "text"}"#)
+            _ = try await api.send(.post, "/api/companies", json: #"{"name": "Climatisation Québec", "domain": "climqc.ca"}"#)
+            let body = try await CampaignAPITests.prepare(api)
+            _ = try await api.send(
+                .post, "/api/subscribers",
+                json:
+                    #"{"email": "elodie@climqc.ca", "name": "Élodie Lefèvre", "company_id": 1, "attributes": {"plan": "pro"}, "topics": ["news"]}"#
+            )
+            let created = try await api.send(.post, "/api/campaigns", json: body)
+            guard case .number(let number)? = try created.value("id") else { return }
+            let id = Int(number)
+            _ = try await api.send(.post, "/api/campaigns/\(id)/start")
+
+            let preview = try await api.send(.get, "/api/campaigns/\(id)/preview?subscriber=elodie@climqc.ca")
+            #expect(preview.status == .ok, "\(preview.text)")
+            #expect(try preview.value("subject") == .string("Bonjour Élodie"))
+            guard case .string(let html)? = try preview.value("html"), case .string(let text)? = try preview.value("text") else { return }
+            #expect(html.contains("<p>Hi Élodie</p>"))
+            #expect(!html.contains(#"href="https://example.com/a""#), "tracked links must be rewritten")
+            #expect(html.contains(#"href="https://mail.example.test/t/c/t1."#))
+            #expect(html.contains(#"<img src="https://mail.example.test/t/o/t1."#))
+            #expect(html.contains(#"href="https://mail.example.test/u/t1."#), "the unsubscribe link is the signed one")
+            #expect(text.contains("Hi Élodie"))
+            // Every rewritten click URL names a link row of this campaign and a token for the queued message.
+            let message = try await api.database.pool.query("SELECT id FROM messages")[0].decode(Int64.self, "id")
+            let clicks = html.components(separatedBy: "/t/c/").dropFirst().map { $0.prefix { $0 != "\"" && $0 != "'" } }
+            #expect(clicks.count == 3)
+            for click in clicks {
+                let parts = click.split(separator: "/")
+                #expect(testLinks.signer.verify(String(parts[0]), as: .message)?.id == message)
+                let linkID = try #require(Int64(parts[1]), "\(click)")
+                let link = try await api.database.pool.query("SELECT campaign_id FROM campaign_links WHERE id = \(linkID)")
+                #expect(try link[0].decode(Int.self, "campaign_id") == id)
+            }
+            guard case .array(let headers)? = try preview.value("headers") else { return }
+            #expect(headers.contains(.object(["name": .string("List-Unsubscribe-Post"), "value": .string("List-Unsubscribe=One-Click")])))
+
+            #expect(try await api.send(.get, "/api/campaigns/\(id)/preview").status == .unprocessableContent)
+            #expect(try await api.send(.get, "/api/campaigns/\(id)/preview?subscriber=nobody@example.com").status == .notFound)
+        }
+    }
+}

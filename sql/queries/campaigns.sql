@@ -91,3 +91,6 @@ SELECT s.id, s.email, s.name, s.locale, s.timezone, s.score, s.status, s.attribu
        co.employees AS company_employees, co.revenue AS company_revenue, co.region AS company_region
   FROM subscribers s LEFT JOIN companies co ON co.id = s.company_id
  WHERE s.id = $1
+
+-- name: campaign-message-of-subscriber
+SELECT id FROM messages WHERE campaign_id = $1 AND subscriber_id = $2

@@ -5,6 +5,8 @@ import Hummingbird
 /// `/api/campaigns`: CRUD and the status flow (schedule, start, pause, resume, cancel).
 struct CampaignController {
     let campaigns: Campaigns
+    let layouts: EmailLayouts
+    let links: LinkBuilder
 
     func addRoutes(to group: RouterGroup<AppContext>) {
         group.get { request, _ in
@@ -53,6 +55,29 @@ struct CampaignController {
         group.post(":id/pause") { _, context in try JSONResponse.make(try await campaigns.pause(id: try context.parameters.id("id"))) }
         group.post(":id/resume") { _, context in try JSONResponse.make(try await campaigns.resume(id: try context.parameters.id("id"))) }
         group.post(":id/cancel") { _, context in try JSONResponse.make(try await campaigns.cancel(id: try context.parameters.id("id"))) }
+        group.get(":id/preview") { request, context in
+            guard let reference = request.uri.queryParameters["subscriber"].map({ String($0).removingPercentEncoding ?? String($0) }) else {
+                throw FacteurError.invalid("subscriber", "name the subscriber to preview for: ?subscriber=<id or email>")
+            }
+            let composed = try await campaigns.preview(
+                id: try context.parameters.id("id"), subscriber: reference, layouts: layouts, builder: links)
+            return try JSONResponse.make(Preview(composed))
+        }
         group.get(":id/progress") { _, context in try JSONResponse.make(try await campaigns.counts(id: try context.parameters.id("id"))) }
+    }
+}
+
+/// The preview's JSON shape.
+struct Preview: Encodable {
+    var subject: String
+    var html: String
+    var text: String
+    var headers: [[String: String]]
+
+    init(_ composed: MessageComposer.Composed) {
+        subject = composed.subject
+        html = composed.html
+        text = composed.text
+        headers = composed.headers.map { ["name": $0.name, "value": $0.value] }
     }
 }
