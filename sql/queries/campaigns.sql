@@ -94,3 +94,18 @@ SELECT s.id, s.email, s.name, s.locale, s.timezone, s.score, s.status, s.attribu
 
 -- name: campaign-message-of-subscriber
 SELECT id FROM messages WHERE campaign_id = $1 AND subscriber_id = $2
+
+-- name: campaign-ab-split
+-- A/B subject test: a random test share of the queued audience gets variants 0..n-1 in turn;
+-- the rest waits (next_attempt_at) until the winner is chosen after the test's wait.
+WITH audience AS (
+    SELECT id, row_number() OVER (ORDER BY random()) AS position, count(*) OVER () AS total
+      FROM messages WHERE campaign_id = $1
+), tested AS (
+    UPDATE messages m SET variant = ((a.position - 1) % $2)::smallint
+      FROM audience a
+     WHERE m.id = a.id AND a.position <= ceil(a.total * $3::float8)
+    RETURNING m.id
+)
+UPDATE messages SET next_attempt_at = now() + make_interval(secs => $4)
+ WHERE campaign_id = $1 AND id NOT IN (SELECT id FROM tested)
