@@ -77,14 +77,14 @@ let package = Package(
         ),
         .target(name: "TestSupport", dependencies: ["Postgres"], path: "Tests/Support"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
-        .testTarget(name: "MailTests", dependencies: ["Mail"]),
+        .testTarget(name: "MailTests", dependencies: ["Mail", "TestSupport"]),
         .target(name: "FacteurTestSupport", dependencies: ["Facteur", "TestSupport"], path: "Tests/FacteurSupport"),
         .testTarget(
             name: "FacteurTests", dependencies: ["Facteur", "FacteurTestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "FacteurHTTPTests",
             dependencies: [
-                "FacteurHTTP", "FacteurTestSupport",
+                "FacteurHTTP", "FacteurTestSupport", "Mail",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),

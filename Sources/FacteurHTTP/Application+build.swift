@@ -17,11 +17,14 @@ public struct HTTPDependencies: Sendable {
     public var layouts: EmailLayouts
     /// Public base URL and token signer for the links in messages.
     public var links: LinkBuilder
+    /// MIME and DKIM.
+    public var assembler: MessageAssembler
 
     public init(
         database: Database, home: FacteurHome, metrics: PrometheusCollectorRegistry, maxImportBytes: Int = 1 << 30,
-        layouts: EmailLayouts = .none, links: LinkBuilder
+        layouts: EmailLayouts = .none, links: LinkBuilder, assembler: MessageAssembler = MessageAssembler(signers: [])
     ) {
+        self.assembler = assembler
         self.links = links
         self.database = database
         self.home = home
@@ -74,7 +77,8 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
     let templates = Templates(database: database, layouts: dependencies.layouts)
     TemplateController(templates: templates).addRoutes(to: api.group("templates"))
     CampaignController(
-        campaigns: Campaigns(database: database, templates: templates), layouts: dependencies.layouts, links: dependencies.links
+        campaigns: Campaigns(database: database, templates: templates), layouts: dependencies.layouts, links: dependencies.links,
+        assembler: dependencies.assembler
     )
     .addRoutes(to: api.group("campaigns"))
     ImportController(

@@ -37,7 +37,8 @@ func runServer(database: Database, environment: Environment, logger: Logger, onS
         database: database, home: environment.home, metrics: registry,
         maxImportBytes: try environment.int("FACTEUR_MAX_IMPORT_BYTES", default: 1 << 30),
         layouts: try await EmailLayouts.load(from: environment.home.templatesDirectory.appendingPathComponent("email")),
-        links: try environment.linkBuilder())
+        links: try environment.linkBuilder(),
+        assembler: MessageAssembler(signers: try MessageAssembler.signers(fromEnvironment: environment.values)))
     let router = buildRouter(dependencies)
     var app = Application(
         router: router, configuration: .init(address: .hostname(environment.host, port: try environment.port()), serverName: "facteur"),

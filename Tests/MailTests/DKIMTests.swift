@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Mail
@@ -400,7 +401,7 @@ private struct TestKeys: Sendable {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-        func openssl(_ arguments: String...) throws -> [UInt8] { try run("/usr/bin/env", ["openssl"] + arguments) }
+        func openssl(_ arguments: String...) throws -> [UInt8] { try ExternalCommand.run("/usr/bin/env", ["openssl"] + arguments) }
         func read(_ name: String) throws -> String { try String(contentsOfFile: path(name), encoding: .utf8) }
 
         _ = try openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path("rsa.pem"))
@@ -471,51 +472,5 @@ private func verify(_ message: [UInt8], records: [String: String]) throws -> [Ve
 }
 
 private func runPython(_ script: String, arguments: [String] = [], input: [UInt8]) throws -> String {
-    String(decoding: try run("/usr/bin/env", ["python3", "-c", script] + arguments, input: input), as: UTF8.self)
-}
-
-private struct CommandFailed: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// Runs a command, feeding `input` on stdin; returns stdout (stderr is shown on failure).
-private func run(_ executable: String, _ arguments: [String], input: [UInt8] = []) throws -> [UInt8] {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let stdin = Pipe()
-    let stdout = Pipe()
-    let stderr = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    try stdin.fileHandleForWriting.write(contentsOf: input)  // inputs are far below the pipe buffer
-    try stdin.fileHandleForWriting.close()
-    let errors = ErrorCollector(stderr.fileHandleForReading)
-    let output = stdout.fileHandleForReading.readDataToEndOfFile()  // to EOF before waiting
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw CommandFailed(
-            description: "\(arguments.prefix(2).joined(separator: " ")) exited with \(process.terminationStatus): \(errors.text())")
-    }
-    return Array(output)
-}
-
-/// Drains stderr on its own thread so a chatty child cannot block on a full pipe.
-private final class ErrorCollector: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private var data = Data()
-
-    init(_ handle: FileHandle) {
-        Thread.detachNewThread { [self] in
-            data = handle.readDataToEndOfFile()
-            done.signal()
-        }
-    }
-
-    func text() -> String {
-        done.wait()
-        return String(decoding: data, as: UTF8.self)
-    }
+    try ExternalCommand.python(script, arguments: arguments, input: input)
 }

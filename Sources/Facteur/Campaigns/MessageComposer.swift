@@ -3,6 +3,9 @@ import Postgres
 
 /// Renders one campaign for many subscribers: the template is parsed once, the tracked links are
 /// looked up once, and each message only renders, rewrites links and adds the pixel.
+///
+/// Click tracking applies to the HTML part; the text part keeps each link's real destination, so a
+/// reader of plain text sees where a link goes (clicks there are not counted).
 public struct MessageComposer: Sendable {
     public let campaign: Campaign
     let template: MessageTemplate

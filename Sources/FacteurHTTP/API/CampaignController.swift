@@ -7,6 +7,7 @@ struct CampaignController {
     let campaigns: Campaigns
     let layouts: EmailLayouts
     let links: LinkBuilder
+    let assembler: MessageAssembler
 
     func addRoutes(to group: RouterGroup<AppContext>) {
         group.get { request, _ in
@@ -59,9 +60,9 @@ struct CampaignController {
             guard let reference = request.uri.queryParameters["subscriber"].map({ String($0).removingPercentEncoding ?? String($0) }) else {
                 throw FacteurError.invalid("subscriber", "name the subscriber to preview for: ?subscriber=<id or email>")
             }
-            let composed = try await campaigns.preview(
-                id: try context.parameters.id("id"), subscriber: reference, layouts: layouts, builder: links)
-            return try JSONResponse.make(Preview(composed))
+            let preview = try await campaigns.preview(
+                id: try context.parameters.id("id"), subscriber: reference, layouts: layouts, builder: links, assembler: assembler)
+            return try JSONResponse.make(Preview(preview))
         }
         group.get(":id/progress") { _, context in try JSONResponse.make(try await campaigns.counts(id: try context.parameters.id("id"))) }
     }
@@ -73,8 +74,12 @@ struct Preview: Encodable {
     var html: String
     var text: String
     var headers: [[String: String]]
+    /// The whole MIME message, signed, exactly as it would be sent.
+    var raw: String
 
-    init(_ composed: MessageComposer.Composed) {
+    init(_ preview: Campaigns.Preview) {
+        let composed = preview.composed
+        raw = String(decoding: preview.raw, as: UTF8.self)
         subject = composed.subject
         html = composed.html
         text = composed.text

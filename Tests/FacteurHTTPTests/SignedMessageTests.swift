@@ -1,0 +1,97 @@
+import Facteur
+import FacteurTestSupport
+import Foundation
+import Hummingbird
+import Mail
+import Testing
+
+@Suite("A campaign message, end to end")
+struct SignedMessageTests {
+    /// RSA-2048 and Ed25519 keys made by the openssl CLI, with their DNS records.
+    static func makeSigners() throws -> (signers: [DKIMSigner], records: [String: String]) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("facteur-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let rsa = directory.appendingPathComponent("rsa.pem").path
+        let ed = directory.appendingPathComponent("ed.pem").path
+        _ = try ExternalCommand.run(
+            "/usr/bin/env", ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", rsa])
+        _ = try ExternalCommand.run("/usr/bin/env", ["openssl", "genpkey", "-algorithm", "ed25519", "-out", ed])
+        let signers = try MessageAssembler.signers(fromEnvironment: ["FACTEUR_DKIM": "rsa2026:example.com:\(rsa), ed2026:example.com:\(ed)"]
+        )
+        var records: [String: String] = [:]
+        for signer in signers { records["\(signer.selector)._domainkey.\(signer.domain)."] = signer.key.dnsRecord }
+        return (signers, records)
+    }
+
+    @Test func a_french_campaign_parses_in_python_and_both_dkim_signatures_verify_with_dkimpy() async throws {
+        let (signers, records) = try Self.makeSigners()
+        try await withAPI(assembler: MessageAssembler(signers: signers)) { api in
+            _ = try await api.send(.post, "/api/topics", json: #"{"key": "news", "name": "News"}"#)
+            let template = try await api.send(
+                .post, "/api/templates",
+                json:
+                    #"{"name": "Été", "subject": "x", "html": "<p>Bonjour {{first_name}}, découvrez <a href=\"https://example.com/offre\">l'offre d'été</a> ☀️</p>", "layout": "default"}"#
+            )
+            guard case .number(let templateID)? = try template.value("id") else { return }
+            let campaign = try await api.send(
+                .post, "/api/campaigns",
+                json:
+                    #"{"name": "Été", "template_id": \#(Int(templateID)), "subject": "{{first_name}}, offre d'été ☀️ : -30 % sur tout", "from_name": "Claire — Équipe", "from_email": "claire@example.com", "topic": "news"}"#
+            )
+            guard case .number(let campaignID)? = try campaign.value("id") else { return }
+            _ = try await api.send(
+                .post, "/api/subscribers", json: #"{"email": "elodie@exemple.fr", "name": "Élodie Lefèvre", "topics": ["news"]}"#)
+            _ = try await api.send(.post, "/api/campaigns/\(Int(campaignID))/start")
+            let preview = try await api.send(.get, "/api/campaigns/\(Int(campaignID))/preview?subscriber=elodie@exemple.fr")
+            #expect(preview.status == .ok, "\(preview.text)")
+            guard case .string(let raw)? = try preview.value("raw") else { return }
+
+            let script = """
+                import sys, json, email, email.policy, dkim
+                data = sys.stdin.buffer.read()
+                records = json.loads(sys.argv[1])
+                message = email.message_from_bytes(data, policy=email.policy.default)
+                html = message.get_body(('html',)).get_content()
+                text = message.get_body(('plain',)).get_content()
+                def dns(name, timeout=5):
+                    name = name.decode() if isinstance(name, bytes) else name
+                    return records.get(name, "").encode()
+                d = dkim.DKIM(data)
+                verdicts = [d.verify(idx=i, dnsfunc=dns) for i in range(2)]
+                print(json.dumps({"subject": message["subject"], "from": str(message["from"]), "to": str(message["to"]),
+                    "unsubscribe": message["list-unsubscribe"], "post": message["list-unsubscribe-post"],
+                    "html_has_greeting": "Bonjour Élodie" in html, "text_has_link": "l'offre d'été (https://example.com/offre)" in text,
+                    "dkim": verdicts, "crlf": b"\\n" not in data.replace(b"\\r\\n", b""),
+                    "longest": max(len(line) for line in data.split(b"\\r\\n"))}))
+                """
+            let output = try ExternalCommand.python(
+                script, arguments: [String(decoding: try JSONEncoder().encode(records), as: UTF8.self)], input: Array(raw.utf8))
+            struct Parsed: Decodable {
+                let subject, from, to, unsubscribe, post: String
+                let html_has_greeting, text_has_link, crlf: Bool
+                let dkim: [Bool]
+                let longest: Int
+            }
+            let parsed = try JSONDecoder().decode(Parsed.self, from: Data(output.utf8))
+            #expect(parsed.subject == "Élodie, offre d'été ☀️ : -30 % sur tout")
+            #expect(parsed.from == "Claire — Équipe <claire@example.com>")
+            #expect(parsed.to == "Élodie Lefèvre <elodie@exemple.fr>")
+            #expect(parsed.unsubscribe.hasPrefix("<https://mail.example.test/u/t1."))
+            #expect(parsed.post == "List-Unsubscribe=One-Click")
+            #expect(parsed.html_has_greeting)
+            #expect(parsed.text_has_link)
+            #expect(parsed.dkim == [true, true], "dkimpy must verify both the RSA and the Ed25519 signature")
+            #expect(parsed.crlf)
+            #expect(parsed.longest <= 998)
+        }
+    }
+
+    @Test func a_bad_dkim_setting_is_refused_with_a_clear_message() {
+        #expect(throws: FacteurError.self) { try MessageAssembler.signers(fromEnvironment: ["FACTEUR_DKIM": "only-two:parts"]) }
+        let missing = #expect(throws: FacteurError.self) {
+            try MessageAssembler.signers(fromEnvironment: ["FACTEUR_DKIM": "s1:example.com:/nonexistent/key.pem"])
+        }
+        #expect(missing?.message.contains("s1:example.com") == true)
+    }
+}
