@@ -19,11 +19,15 @@ public struct HTTPDependencies: Sendable {
     public var links: LinkBuilder
     /// MIME and DKIM.
     public var assembler: MessageAssembler
+    /// Where test sends go; nil when none is configured.
+    public var transport: (any MailTransport)?
 
     public init(
         database: Database, home: FacteurHome, metrics: PrometheusCollectorRegistry, maxImportBytes: Int = 1 << 30,
-        layouts: EmailLayouts = .none, links: LinkBuilder, assembler: MessageAssembler = MessageAssembler(signers: [])
+        layouts: EmailLayouts = .none, links: LinkBuilder, assembler: MessageAssembler = MessageAssembler(signers: []),
+        transport: (any MailTransport)? = nil
     ) {
+        self.transport = transport
         self.assembler = assembler
         self.links = links
         self.database = database
@@ -78,7 +82,7 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
     TemplateController(templates: templates).addRoutes(to: api.group("templates"))
     CampaignController(
         campaigns: Campaigns(database: database, templates: templates), layouts: dependencies.layouts, links: dependencies.links,
-        assembler: dependencies.assembler
+        assembler: dependencies.assembler, transport: dependencies.transport
     )
     .addRoutes(to: api.group("campaigns"))
     ImportController(

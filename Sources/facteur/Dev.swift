@@ -19,6 +19,10 @@ struct Dev: AsyncParsableCommand {
         if try TokenSigner.fromEnvironment(environment.values) == nil {
             environment = Environment(environment.values.merging(["FACTEUR_SECRET": try devSecret()]) { $1 })
         }
+        if environment.string("FACTEUR_OUTBOX") == nil, environment.string("SMTP_URL") == nil {
+            // Mail is captured as .eml files unless a server is configured.
+            environment = Environment(environment.values.merging(["FACTEUR_OUTBOX": directory + "/outbox"]) { $1 })
+        }
         let logger = Logger(label: "facteur.dev")
         let configuration: PostgresConfiguration
         var cluster: LocalCluster?

@@ -38,7 +38,8 @@ func runServer(database: Database, environment: Environment, logger: Logger, onS
         maxImportBytes: try environment.int("FACTEUR_MAX_IMPORT_BYTES", default: 1 << 30),
         layouts: try await EmailLayouts.load(from: environment.home.templatesDirectory.appendingPathComponent("email")),
         links: try environment.linkBuilder(),
-        assembler: MessageAssembler(signers: try MessageAssembler.signers(fromEnvironment: environment.values)))
+        assembler: MessageAssembler(signers: try MessageAssembler.signers(fromEnvironment: environment.values)),
+        transport: try environment.string("FACTEUR_OUTBOX").map { try OutboxTransport(directory: URL(fileURLWithPath: $0)) })
     let router = buildRouter(dependencies)
     var app = Application(
         router: router, configuration: .init(address: .hostname(environment.host, port: try environment.port()), serverName: "facteur"),

@@ -70,14 +70,17 @@ struct API: Sendable {
 }
 
 /// Runs `body` against the real router, a fresh migrated database and a new API key.
-func withAPI(assembler: MessageAssembler = MessageAssembler(signers: []), _ body: @Sendable (API) async throws -> Void) async throws {
+func withAPI(
+    assembler: MessageAssembler = MessageAssembler(signers: []), transport: (any MailTransport)? = nil,
+    _ body: @Sendable (API) async throws -> Void
+) async throws {
     try await withFacteurDatabase { database in
         let key = try await APIKeys(database: database).create(name: "tests").secret
         let layouts = try await EmailLayouts.load(from: testHome.templatesDirectory.appendingPathComponent("email"))
         let router = buildRouter(
             HTTPDependencies(
                 database: database, home: testHome, metrics: PrometheusCollectorRegistry(), layouts: layouts, links: testLinks,
-                assembler: assembler))
+                assembler: assembler, transport: transport))
         let app = Application(router: router)
         try await app.test(.router) { client in
             try await body(API(client: client, key: key, database: database))

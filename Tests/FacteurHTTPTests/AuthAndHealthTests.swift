@@ -90,7 +90,7 @@ struct AuthAndHealthTests {
                 "/api/companies", "/api/companies/{id}", "/api/companies/{id}/subscribers", "/api/templates", "/api/templates/{id}",
                 "/api/campaigns", "/api/campaigns/{id}", "/api/campaigns/{id}/schedule", "/api/campaigns/{id}/unschedule",
                 "/api/campaigns/{id}/start", "/api/campaigns/{id}/pause", "/api/campaigns/{id}/resume", "/api/campaigns/{id}/cancel",
-                "/api/campaigns/{id}/progress", "/api/campaigns/{id}/preview",
+                "/api/campaigns/{id}/progress", "/api/campaigns/{id}/preview", "/api/campaigns/{id}/test",
                 "/api/imports", "/api/exports/subscribers.csv",
             ]
             for route in routes { #expect(documented.contains(route), "openapi.yaml does not describe \(route)") }

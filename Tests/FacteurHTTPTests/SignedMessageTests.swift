@@ -95,3 +95,45 @@ struct SignedMessageTests {
         #expect(missing?.message.contains("s1:example.com") == true)
     }
 }
+
+@Suite("Test sends")
+struct TestSendTests {
+    @Test func a_test_send_lands_in_the_outbox_marked_as_a_test_and_bad_input_sends_nothing() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facteur-outbox-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let outbox = try OutboxTransport(directory: folder)
+        try await withAPI(transport: outbox) { api in
+            let body = try await CampaignAPITests.prepare(api)
+            let created = try await api.send(.post, "/api/campaigns", json: body)
+            guard case .number(let id)? = try created.value("id") else { return }
+            for (bad, field) in [
+                (#"{"to": []}"#, "to"), (#"{"to": ["nope"]}"#, "to[0]"),
+                (#"{"to": ["a@example.com"], "subscriber": "ghost@example.com"}"#, ""),
+            ] {
+                let reply = try await api.send(.post, "/api/campaigns/\(Int(id))/test", json: bad)
+                #expect(reply.status == (field.isEmpty ? .notFound : .unprocessableContent), "\(bad): \(reply.text)")
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
+            let sent = try await api.send(.post, "/api/campaigns/\(Int(id))/test", json: #"{"to": ["qa@example.com", "Boss@Example.com"]}"#)
+            #expect(sent.status == .ok, "\(sent.text)")
+            #expect(try sent.value("sent") == .number(2))
+            let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".eml") }
+            #expect(files.count == 2)
+            let output = try ExternalCommand.python(
+                """
+                import sys, email, email.policy, json
+                print(json.dumps(sorted([str(email.message_from_binary_file(open(p, 'rb'), policy=email.policy.default)['subject']) for p in sys.argv[1:]])))
+                """, arguments: files.map { folder.appendingPathComponent($0).path })
+            #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == #"["[Test] Bonjour ", "[Test] Bonjour "]"#)
+            #expect(try await api.count("messages") == 0, "a test send queues nothing")
+        }
+        try await withAPI { api in
+            let body = try await CampaignAPITests.prepare(api)
+            let created = try await api.send(.post, "/api/campaigns", json: body)
+            guard case .number(let id)? = try created.value("id") else { return }
+            #expect(
+                try await api.send(.post, "/api/campaigns/\(Int(id))/test", json: #"{"to": ["qa@example.com"]}"#).status
+                    == .serviceUnavailable)
+        }
+    }
+}

@@ -48,8 +48,12 @@ public struct MessageComposer: Sendable {
     /// Renders the message `messageID` for the subscriber described by `row` (query `subscriber-render-context`).
     /// `subjectOverride` is an A/B variant's subject, already rendered by the caller's template.
     public func compose(messageID: Int64, subscriber row: PostgresRow) throws -> Composed {
-        let subscriberID = try row.decode(Int64.self, "id")
-        var context = try Self.subscriberContext(row)
+        compose(messageID: messageID, subscriberID: try row.decode(Int64.self, "id"), context: try Self.subscriberContext(row))
+    }
+
+    /// Renders from a ready template context (a database row's, or a stand-in for a test send).
+    public func compose(messageID: Int64, subscriberID: Int64, context subscriber: [String: Any]) -> Composed {
+        var context = subscriber
         context["campaign"] = ["id": campaign.id, "name": campaign.name, "subject": campaign.subject]
         if let topic { context["topic"] = ["key": topic.key, "name": topic.name, "description": topic.description] }
         let unsubscribe = builder.unsubscribe(message: messageID)

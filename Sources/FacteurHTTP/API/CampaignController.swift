@@ -8,6 +8,7 @@ struct CampaignController {
     let layouts: EmailLayouts
     let links: LinkBuilder
     let assembler: MessageAssembler
+    let transport: (any MailTransport)?
 
     func addRoutes(to group: RouterGroup<AppContext>) {
         group.get { request, _ in
@@ -63,6 +64,20 @@ struct CampaignController {
             let preview = try await campaigns.preview(
                 id: try context.parameters.id("id"), subscriber: reference, layouts: layouts, builder: links, assembler: assembler)
             return try JSONResponse.make(Preview(preview))
+        }
+        group.post(":id/test") { request, context in
+            var request = request
+            let body = try await request.jsonBody(context: context)
+            guard let transport else {
+                throw APIError(
+                    .serviceUnavailable, code: "unavailable",
+                    message: "no mail transport is configured: set FACTEUR_OUTBOX to a folder for .eml files (SMTP arrives with the worker)"
+                )
+            }
+            return try JSONResponse.make(
+                try await campaigns.testSend(
+                    id: try context.parameters.id("id"), body, layouts: layouts, builder: links, assembler: assembler, transport: transport)
+            )
         }
         group.get(":id/progress") { _, context in try JSONResponse.make(try await campaigns.counts(id: try context.parameters.id("id"))) }
     }
