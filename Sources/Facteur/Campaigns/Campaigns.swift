@@ -23,14 +23,9 @@ public struct Campaigns: Sendable {
 
     public func list(status: Campaign.Status?, after: Int64, limit: Int) async throws -> Page<Campaign> {
         let limit = max(1, min(limit, 1000))
-        var items = try await database.pool.query(database.sql("campaigns-list", after, status?.rawValue, limit + 1)).map(
+        let items = try await database.pool.query(database.sql("campaigns-list", after, status?.rawValue, limit + 1)).map(
             Campaign.init(row:))
-        var next: String?
-        if items.count > limit {
-            items.removeLast()
-            next = Cursor.encode(items.last!.id)
-        }
-        return Page(items: items, nextCursor: next)
+        return Page(fetched: items, limit: limit, id: \.id)
     }
 
     public func create(_ body: JSONValue) async throws -> Campaign {

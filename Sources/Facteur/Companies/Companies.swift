@@ -115,13 +115,7 @@ public struct Companies: Sendable {
     public func list(search: String?, after: Int64, limit: Int) async throws -> Page<Company> {
         let limit = max(1, min(limit, 1000))
         let rows = try await database.pool.query(database.sql("companies-list", after, search.map(Subscribers.escapeLike), limit + 1))
-        var items = try rows.map(Company.init(row:))
-        var next: String?
-        if items.count > limit {
-            items.removeLast()
-            next = Cursor.encode(items.last!.id)
-        }
-        return Page(items: items, nextCursor: next)
+        return Page(fetched: try rows.map(Company.init(row:)), limit: limit, id: \.id)
     }
 
     public func update(id: Int64, _ body: JSONValue) async throws -> Company {

@@ -64,6 +64,19 @@ public struct Page<Item: Sendable & Encodable>: Sendable, Encodable {
     }
 }
 
+extension Page {
+    /// A page from rows fetched with `LIMIT limit + 1`: the extra row, if any, only says there is more.
+    init(fetched: [Item], limit: Int, id: (Item) -> Int64) {
+        var items = fetched
+        var next: String?
+        if items.count > limit {
+            items.removeLast(items.count - limit)
+            next = items.last.map { Cursor.encode(id($0)) }
+        }
+        self.init(items: items, nextCursor: next)
+    }
+}
+
 /// Opaque page cursors: the last id seen, base64url-encoded so clients don't do arithmetic on it.
 public enum Cursor {
     public static func encode(_ id: Int64) -> String {

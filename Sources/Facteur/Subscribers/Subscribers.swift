@@ -133,13 +133,7 @@ public struct Subscribers: Sendable {
             database.sql(
                 "subscribers-list", filter.after, filter.status?.rawValue, filter.companyID, search, filter.topic, filter.createdAfter,
                 limit + 1))
-        var items = try rows.map(Subscriber.init(row:))
-        var next: String?
-        if items.count > limit {
-            items.removeLast()
-            next = Cursor.encode(items.last!.id)
-        }
-        return Page(items: items, nextCursor: next)
+        return Page(fetched: try rows.map(Subscriber.init(row:)), limit: limit, id: \.id)
     }
 
     /// Erases a person: events, consent history, subscriptions, messages and the row itself.

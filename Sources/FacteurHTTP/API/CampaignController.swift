@@ -21,14 +21,7 @@ struct CampaignController {
                 }
                 status = value
             }
-            var limit = 50
-            if let raw = query["limit"] {
-                guard let value = Int(String(raw)), (1...1000).contains(value) else {
-                    throw FacteurError.invalid("limit", "must be between 1 and 1000")
-                }
-                limit = value
-            }
-            let after = try Cursor.decode(query["after"].map(String.init))
+            let (limit, after) = try request.pageParameters()
             return try JSONResponse.make(try await campaigns.list(status: status, after: after, limit: limit))
         }
         group.post { request, context in

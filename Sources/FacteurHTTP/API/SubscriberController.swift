@@ -37,13 +37,7 @@ struct SubscriberController {
             guard let date = ISODates.parse(String(raw)) else { throw FacteurError.invalid("created_after", "must be an ISO 8601 date") }
             filter.createdAfter = date
         }
-        filter.after = try Cursor.decode(query["after"].map(String.init))
-        if let raw = query["limit"] {
-            guard let limit = Int(String(raw)), (1...1000).contains(limit) else {
-                throw FacteurError.invalid("limit", "must be between 1 and 1000")
-            }
-            filter.limit = limit
-        }
+        (filter.limit, filter.after) = try request.pageParameters()
         return try JSONResponse.make(try await subscribers.list(filter))
     }
 

@@ -120,3 +120,18 @@ extension Parameters {
         return value
     }
 }
+
+extension Request {
+    /// `?limit=` (1–1000, default 50) and `?after=<cursor>` of a keyset-paginated list.
+    func pageParameters() throws -> (limit: Int, after: Int64) {
+        let query = uri.queryParameters
+        var limit = 50
+        if let raw = query["limit"] {
+            guard let value = Int(String(raw)), (1...1000).contains(value) else {
+                throw FacteurError.invalid("limit", "must be between 1 and 1000")
+            }
+            limit = value
+        }
+        return (limit, try Cursor.decode(query["after"].map(String.init)))
+    }
+}
