@@ -37,6 +37,13 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible, Codable
 
     /// Parses and validates `raw`, throwing an error that says what is wrong.
     public init(_ raw: String) throws(EmailAddressError) {
+        // Most addresses are plain ASCII: check those byte by byte (an import validates millions).
+        // Anything unusual — non-ASCII, xn-- labels, any mistake — takes the full path below,
+        // which gives the same result for valid input and the precise message for invalid input.
+        if let fast = Self.plainASCII(raw) {
+            self = fast
+            return
+        }
         let text = Self.trimmingSpaces(raw)
         guard !text.isEmpty else { throw .init(.empty) }
         // Cheap guard before any heavier work on absurdly long input.
@@ -88,6 +95,80 @@ public struct EmailAddress: Sendable, Hashable, CustomStringConvertible, Codable
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(value)
+    }
+
+    private init(localPart: String, domain: String, asciiDomain: String) {
+        self.localPart = localPart
+        self.domain = domain
+        self.asciiDomain = asciiDomain
+    }
+
+    /// A valid all-ASCII address without `xn--` labels, or nil to take the full path.
+    private static func plainASCII(_ raw: String) -> EmailAddress? {
+        let utf8 = raw.utf8
+        guard utf8.count <= maxLength else { return nil }
+        var at: String.UTF8View.Index?
+        for index in utf8.indices where utf8[index] == UInt8(ascii: "@") {
+            guard at == nil else { return nil }
+            at = index
+        }
+        guard let at else { return nil }
+        let localBytes = utf8[..<at]
+        let domainBytes = utf8[utf8.index(after: at)...]
+        guard (1...maxLocalPartLength).contains(localBytes.count), (1...maxDomainLength).contains(domainBytes.count) else { return nil }
+        var previous: UInt8 = UInt8(ascii: ".")
+        for byte in localBytes {
+            if byte == UInt8(ascii: ".") {
+                guard previous != UInt8(ascii: ".") else { return nil }
+            } else {
+                guard asciiAtext[Int(byte & 0x7F)], byte < 0x80 else { return nil }
+            }
+            previous = byte
+        }
+        guard previous != UInt8(ascii: ".") else { return nil }
+        var domain: [UInt8] = []
+        domain.reserveCapacity(domainBytes.count)
+        var labelStart = 0
+        var labels = 0
+        var labelAllDigits = true
+        for byte in domainBytes {
+            if byte == UInt8(ascii: ".") {
+                guard domain.count > labelStart, domain.last != UInt8(ascii: "-"), domain.count - labelStart <= maxLabelLength else {
+                    return nil
+                }
+                if domain.count - labelStart >= 4, domain[labelStart + 2] == UInt8(ascii: "-"), domain[labelStart + 3] == UInt8(ascii: "-")
+                {
+                    return nil
+                }
+                labels += 1
+                domain.append(byte)
+                labelStart = domain.count
+                labelAllDigits = true
+                continue
+            }
+            let lower = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 : byte
+            let isDigit = (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(lower)
+            guard
+                isDigit || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(lower)
+                    || (lower == UInt8(ascii: "-") && domain.count > labelStart)
+            else {
+                return nil
+            }
+            labelAllDigits = labelAllDigits && isDigit
+            domain.append(lower)
+        }
+        let last = domain.count - labelStart
+        guard last > 0, last <= maxLabelLength, domain.last != UInt8(ascii: "-"), labels >= 1, !labelAllDigits else { return nil }
+        if last >= 4, domain[labelStart + 2] == UInt8(ascii: "-"), domain[labelStart + 3] == UInt8(ascii: "-") { return nil }
+        let domainText = String(decoding: domain, as: UTF8.self)
+        return EmailAddress(localPart: String(Substring(localBytes)), domain: domainText, asciiDomain: domainText)
+    }
+
+    /// RFC 5322 `atext` for ASCII: letters, digits and the punctuation of `atextPunctuation`.
+    private static let asciiAtext: [Bool] = (0..<128).map { code in
+        let scalar = Unicode.Scalar(UInt8(code))
+        return ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+            || "!#$%&'*+-/=?^_`{|}~".unicodeScalars.contains(scalar)
     }
 
     // MARK: - Validation

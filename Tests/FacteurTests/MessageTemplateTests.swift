@@ -72,3 +72,17 @@ struct MessageTemplateTests {
         #expect(text.hasSuffix("https://x.example"))
     }
 }
+
+@Suite("Calendar days")
+struct CalendarDayTests {
+    @Test(arguments: ["2024-02-29", "2026-12-31", "2000-02-29", "0001-01-01"])
+    func real_days_normalize_like_the_full_parser(day: String) throws {
+        let fast = try #require(ISODates.normalizeDay(day))
+        #expect(fast == ISODates.format(try #require(ISODates.parse(day))))
+    }
+
+    @Test(arguments: ["2023-02-29", "1900-02-29", "2026-13-01", "2026-04-31", "2026-1-01", "2026/01/01", "abcd-ef-gh", "2026-00-10"])
+    func impossible_days_are_refused(day: String) {
+        #expect(ISODates.normalizeDay(day) == nil)
+    }
+}

@@ -30,6 +30,7 @@ public struct Field: Sendable, Codable, Equatable {
             return value
         case (.boolean, .bool): return value
         case (.date, .string(let text)):
+            if let day = ISODates.normalizeDay(text) { return .string(day) }
             guard let date = ISODates.parse(text) else {
                 throw FacteurError.invalid(path, "must be a date such as 2026-05-01 or 2026-05-01T12:00:00Z, got '\(text)'")
             }
@@ -45,7 +46,8 @@ public struct Field: Sendable, Codable, Equatable {
         switch type {
         case .text: return try validate(.string(cell), path: path)
         case .number:
-            guard let number = Double(cell.trimmingCharacters(in: .whitespaces)), number.isFinite else {
+            let trimmed = cell.first == " " || cell.last == " " ? cell.trimmingCharacters(in: .whitespaces) : cell
+            guard let number = Double(trimmed), number.isFinite else {
                 throw FacteurError.invalid(path, "'\(cell)' is not a number")
             }
             return .number(number)
