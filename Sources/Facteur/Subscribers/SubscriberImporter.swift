@@ -83,6 +83,8 @@ public struct SubscriberImporter: Sendable {
                     }
                 }
             }
+            // The de-duplicating sort of a large file would otherwise spill to disk.
+            try await tx.execute("SET LOCAL work_mem = '256MB'")
             let counts = try await tx.query(database.sql("import-upsert"))
             if layout.hasTopics || !defaultTopics.isEmpty { try await tx.execute(database.sql("import-subscribe")) }
             return (try counts[0].decode(Int.self, "inserted"), try counts[0].decode(Int.self, "updated"))
