@@ -6,6 +6,6 @@ struct FacteurCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "facteur",
         abstract: "Self-hosted email campaigns and preference center.",
-        subcommands: [Serve.self, Dev.self, Migrate.self, Keys.self, Import.self, Export.self, CampaignCommand.self]
+        subcommands: [Serve.self, Dev.self, Migrate.self, Keys.self, Import.self, Export.self, CampaignCommand.self, BenchRender.self]
     )
 }
