@@ -86,3 +86,16 @@ struct CalendarDayTests {
         #expect(ISODates.normalizeDay(day) == nil)
     }
 }
+
+@Suite("Link rewriting")
+struct LinkRewriterTests {
+    @Test func links_after_any_whitespace_including_crlf_are_tracked() {
+        let html =
+            "<p><a\r\nhref=\"https://example.com/a\">A</a> <a\thref=https://example.com/b\r\n>B</a> <abbr href=\"https://no\">x</abbr></p>"
+        #expect(LinkRewriter.trackableLinks(in: html) == ["https://example.com/a", "https://example.com/b"])
+        let rewritten = LinkRewriter.rewrite(html, links: ["https://example.com/a": 1, "https://example.com/b": 2]) { "https://t/\($0)" }
+        #expect(rewritten == "<p><a\r\nhref=\"https://t/1\">A</a> <a\thref=https://t/2\r\n>B</a> <abbr href=\"https://no\">x</abbr></p>")
+        #expect(LinkRewriter.addOpenPixel("<html><BODY>x</BODY></html>", url: "https://t/o").contains(#"<img src="https://t/o""#))
+        #expect(LinkRewriter.addOpenPixel("<html><BODY>x</BODY></html>", url: "https://t/o").hasSuffix("</BODY></html>"))
+    }
+}
