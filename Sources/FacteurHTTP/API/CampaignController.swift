@@ -24,20 +24,9 @@ struct CampaignController {
             let (limit, after) = try request.pageParameters()
             return try JSONResponse.make(try await campaigns.list(status: status, after: after, limit: limit))
         }
-        group.post { request, context in
-            var request = request
-            return try JSONResponse.make(try await campaigns.create(try await request.jsonBody(context: context)), status: .created)
-        }
-        group.get(":id") { _, context in try JSONResponse.make(try await campaigns.get(id: try context.parameters.id("id"))) }
-        group.patch(":id") { request, context in
-            var request = request
-            let body = try await request.jsonBody(context: context)
-            return try JSONResponse.make(try await campaigns.update(id: try context.parameters.id("id"), body))
-        }
-        group.delete(":id") { _, context in
-            try await campaigns.delete(id: try context.parameters.id("id"))
-            return Response(status: .noContent)
-        }
+        group.addResource(
+            create: { try await campaigns.create($0) }, get: { try await campaigns.get(id: $0) },
+            update: { try await campaigns.update(id: $0, $1) }, delete: { try await campaigns.delete(id: $0) })
         group.post(":id/schedule") { request, context in
             var request = request
             let body = try await request.jsonBody(context: context)

@@ -21,20 +21,9 @@ struct TopicController {
 
     func addRoutes(to group: RouterGroup<AppContext>) {
         group.get { _, _ in try JSONResponse.make(["items": try await topics.list()]) }
-        group.post { request, context in
-            var request = request
-            return try JSONResponse.make(try await topics.create(try await request.jsonBody(context: context)), status: .created)
-        }
-        group.get(":id") { _, context in try JSONResponse.make(try await topics.get(id: try context.parameters.id("id"))) }
-        group.patch(":id") { request, context in
-            var request = request
-            let body = try await request.jsonBody(context: context)
-            return try JSONResponse.make(try await topics.update(id: try context.parameters.id("id"), body))
-        }
-        group.delete(":id") { _, context in
-            try await topics.delete(id: try context.parameters.id("id"))
-            return Response(status: .noContent)
-        }
+        group.addResource(
+            create: { try await topics.create($0) }, get: { try await topics.get(id: $0) }, update: { try await topics.update(id: $0, $1) },
+            delete: { try await topics.delete(id: $0) })
     }
 }
 
@@ -48,20 +37,10 @@ struct CompanyController {
             let (limit, after) = try request.pageParameters()
             return try JSONResponse.make(try await companies.list(search: query["q"].map(String.init), after: after, limit: limit))
         }
-        group.post { request, context in
-            var request = request
-            return try JSONResponse.make(try await companies.create(try await request.jsonBody(context: context)), status: .created)
-        }
-        group.get(":id") { _, context in try JSONResponse.make(try await companies.get(id: try context.parameters.id("id"))) }
-        group.patch(":id") { request, context in
-            var request = request
-            let body = try await request.jsonBody(context: context)
-            return try JSONResponse.make(try await companies.update(id: try context.parameters.id("id"), body))
-        }
-        group.delete(":id") { _, context in
-            try await companies.delete(id: try context.parameters.id("id"))
-            return Response(status: .noContent)
-        }
+        group.addResource(
+            create: { try await companies.create($0) }, get: { try await companies.get(id: $0) },
+            update: { try await companies.update(id: $0, $1) },
+            delete: { try await companies.delete(id: $0) })
         group.post(":id/subscribers") { request, context in
             var request = request
             let body = try await request.jsonBody(context: context)
@@ -77,19 +56,9 @@ struct TemplateController {
 
     func addRoutes(to group: RouterGroup<AppContext>) {
         group.get { _, _ in try JSONResponse.make(["items": try await templates.list()]) }
-        group.post { request, context in
-            var request = request
-            return try JSONResponse.make(try await templates.create(try await request.jsonBody(context: context)), status: .created)
-        }
-        group.get(":id") { _, context in try JSONResponse.make(try await templates.get(id: try context.parameters.id("id"))) }
-        group.patch(":id") { request, context in
-            var request = request
-            let body = try await request.jsonBody(context: context)
-            return try JSONResponse.make(try await templates.update(id: try context.parameters.id("id"), body))
-        }
-        group.delete(":id") { _, context in
-            try await templates.delete(id: try context.parameters.id("id"))
-            return Response(status: .noContent)
-        }
+        group.addResource(
+            create: { try await templates.create($0) }, get: { try await templates.get(id: $0) },
+            update: { try await templates.update(id: $0, $1) },
+            delete: { try await templates.delete(id: $0) })
     }
 }
