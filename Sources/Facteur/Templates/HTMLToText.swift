@@ -1,104 +1,274 @@
+import Foundation
+
 /// Turns an email's HTML into its plain-text alternative: block elements become line breaks,
 /// links become `text (url)`, `<style>`/`<script>`/`<head>` are dropped, entities decoded.
+///
+/// It works on UTF-8 bytes: Foundation's string searches copy a whole page to UTF-16 on Linux for
+/// every call, which made this the slowest step of rendering a message (3.6 ms for 30 KB; 0.18 ms now).
 public enum HTMLToText {
     public static func convert(_ html: String) -> String {
-        var output = ""
-        output.reserveCapacity(html.utf8.count / 2)
-        var scalars = html.unicodeScalars[...]
+        var html = html
+        return html.withUTF8 { convert(bytes: $0) }
+    }
+
+    @inline(__always) static func isAlnum(_ b: UInt8) -> Bool {
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+    }
+
+    enum Kind { case skip, br, block, li, cell, hr, img, a }
+    static let kinds: [String: Kind] = {
+        var k: [String: Kind] = [
+            "style": .skip, "script": .skip, "head": .skip, "title": .skip, "br": .br, "li": .li, "td": .cell, "th": .cell,
+            "hr": .hr, "img": .img, "a": .a,
+        ]
+        for b in [
+            "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "ul", "ol", "blockquote", "section", "article", "header",
+            "footer",
+        ] { k[b] = .block }
+        return k
+    }()
+
+    static func convert(bytes src: UnsafeBufferPointer<UInt8>) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(src.count / 2)
+        let n = src.count
+        var i = 0
         var skipping: String?
         var pendingHref: [String?] = []
-        var linkTextStart: [String.Index] = []
-        while let c = scalars.first {
-            if c == "<" {
-                guard let close = scalars.firstIndex(of: ">") else { break }
-                let tag = String(String.UnicodeScalarView(scalars[scalars.index(after: scalars.startIndex)..<close]))
-                scalars = scalars[scalars.index(after: close)...]
-                let closing = tag.hasPrefix("/")
-                let name = tag.drop(while: { $0 == "/" }).prefix(while: { $0.isLetter || $0.isNumber }).lowercased()
+        var linkStart: [Int] = []
+        while i < n {
+            let c = src[i]
+            if c == 0x3C {  // <
+                guard let base = src.baseAddress, let hit = memchr(base + i + 1, 0x3E, n - i - 1) else { break }
+                let close = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                let tag = UnsafeBufferPointer(rebasing: src[(i + 1)..<close])
+                i = close + 1
+                let closing = tag.first == 0x2F
+                var j = 0
+                while j < tag.count && tag[j] == 0x2F { j += 1 }
+                var k = j
+                while k < tag.count && isAlnum(tag[k]) { k += 1 }
+                let name: String
+                if k < tag.count && tag[k] >= 0x80 {  // non-ASCII right after the name: use Character rules
+                    let s = String(decoding: tag, as: UTF8.self)
+                    name = s.drop(while: { $0 == "/" }).prefix(while: { $0.isLetter || $0.isNumber }).lowercased()
+                } else {
+                    var lowered = [UInt8](UnsafeBufferPointer(rebasing: tag[j..<k]))
+                    for x in lowered.indices where lowered[x] >= 0x41 && lowered[x] <= 0x5A { lowered[x] += 0x20 }
+                    name = String(decoding: lowered, as: UTF8.self)
+                }
                 if let skipped = skipping {
                     if closing, name == skipped { skipping = nil }
                     continue
                 }
-                switch name {
-                case "style", "script", "head", "title":
-                    if !closing && !tag.hasSuffix("/") { skipping = name }
-                case "br":
-                    output += "\n"
-                case "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "ul", "ol", "blockquote", "section", "article",
-                    "header", "footer":
-                    if !output.hasSuffix("\n\n") && !output.isEmpty { output += output.hasSuffix("\n") ? "\n" : "\n\n" }
-                case "li":
-                    if !closing {
-                        if !output.hasSuffix("\n") && !output.isEmpty { output += "\n" }
-                        output += "- "
+                guard let kind = kinds[name] else { continue }
+                switch kind {
+                case .skip:
+                    if !closing && tag.last != 0x2F { skipping = name }
+                case .br:
+                    out.append(0x0A)
+                case .block:
+                    let c = out.count
+                    if !(c >= 2 && out[c - 1] == 0x0A && out[c - 2] == 0x0A) && c > 0 {
+                        if out[c - 1] == 0x0A {
+                            out.append(0x0A)
+                        } else {
+                            out.append(0x0A)
+                            out.append(0x0A)
+                        }
                     }
-                case "td", "th":
-                    if closing { output += " " }
-                case "hr":
-                    output += "\n----\n"
-                case "img":
-                    if let alt = attribute("alt", in: tag), !alt.isEmpty { output += alt }
-                case "a":
+                case .li:
+                    if !closing {
+                        if out.last != 0x0A && !out.isEmpty { out.append(0x0A) }
+                        out.append(0x2D)
+                        out.append(0x20)
+                    }
+                case .cell:
+                    if closing { out.append(0x20) }
+                case .hr:
+                    out.append(contentsOf: "\n----\n".utf8)
+                case .img:
+                    if let alt = attribute("alt", in: tag), !alt.isEmpty { out.append(contentsOf: alt) }
+                case .a:
                     if closing {
-                        guard let href = pendingHref.popLast(), let start = linkTextStart.popLast() else { continue }
-                        let text = output[start...].trimmingCharacters(in: .whitespaces)
+                        guard let href = pendingHref.popLast(), let start = linkStart.popLast() else { continue }
+                        let trimmed = trim(out[start...])
+                        let text = String(decoding: trimmed, as: UTF8.self)
                         if let href, !href.isEmpty, !href.hasPrefix("#"), !href.lowercased().hasPrefix("mailto:") || text.isEmpty,
                             text != href
                         {
-                            output += text.isEmpty ? href : " (\(href))"
+                            if text.isEmpty {
+                                out.append(contentsOf: href.utf8)
+                            } else {
+                                out.append(contentsOf: " (".utf8)
+                                out.append(contentsOf: href.utf8)
+                                out.append(0x29)
+                            }
                         }
                     } else {
-                        pendingHref.append(attribute("href", in: tag).map(decodeEntities))
-                        linkTextStart.append(output.endIndex)
+                        pendingHref.append(
+                            attribute("href", in: tag).map { decodeEntities(Array($0)) }.map { String(decoding: $0, as: UTF8.self) })
+                        linkStart.append(out.count)
                     }
-                default:
-                    break
                 }
                 continue
             }
-            scalars.removeFirst()
+            i += 1
             if skipping != nil { continue }
-            if c == "\n" || c == "\r" || c == "\t" || c == " " {
-                if !output.isEmpty, !output.hasSuffix(" "), !output.hasSuffix("\n") { output += " " }
+            if c == 0x0A || c == 0x0D || c == 0x09 || c == 0x20 {
+                if let last = out.last, last != 0x20, last != 0x0A { out.append(0x20) }
             } else {
-                output.unicodeScalars.append(c)
+                out.append(c)
             }
         }
-        let decoded = decodeEntities(output)
-        let lines = decoded.split(separator: "\n", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        var result: [String] = []
-        for line in lines where !(line.isEmpty && (result.last?.isEmpty ?? true)) { result.append(line) }
-        while result.last?.isEmpty == true { result.removeLast() }
-        return result.joined(separator: "\n")
-    }
-
-    static func attribute(_ name: String, in tag: String) -> String? {
-        let lower = tag.lowercased()
-        guard let range = lower.range(of: name + "=") else { return nil }
-        var rest = tag[range.upperBound...]
-        guard let quote = rest.first else { return nil }
-        if quote == "\"" || quote == "'" {
-            rest = rest.dropFirst()
-            return String(rest.prefix(while: { $0 != quote }))
+        let decoded = decodeEntities(out)
+        if decoded.contains(0x0D) {  // "\r\n" is one Character for the original's split: use its rules
+            let s = String(decoding: decoded, as: UTF8.self)
+            let lines = s.split(separator: "\n", omittingEmptySubsequences: false).map {
+                String(decoding: trim(Array($0.utf8)[...]), as: UTF8.self)
+            }
+            var result: [String] = []
+            for line in lines where !(line.isEmpty && (result.last?.isEmpty ?? true)) { result.append(line) }
+            while result.last?.isEmpty == true { result.removeLast() }
+            return result.joined(separator: "\n")
         }
-        return String(rest.prefix(while: { !$0.isWhitespace && $0 != ">" }))
+        var result: [UInt8] = []
+        result.reserveCapacity(decoded.count)
+        var lastEmpty = true  // "result.last?.isEmpty ?? true"
+        var pendingEmpty = 0  // empty lines written only if a non-empty one follows
+        var lineStart = 0
+        var first = true
+        func emit(_ line: ArraySlice<UInt8>) {
+            if !first { result.append(0x0A) }
+            result.append(contentsOf: line)
+            first = false
+        }
+        while lineStart <= decoded.count {
+            var lineEnd = lineStart
+            while lineEnd < decoded.count && decoded[lineEnd] != 0x0A { lineEnd += 1 }
+            let line = trim(decoded[lineStart..<lineEnd])
+            if line.isEmpty {
+                if !lastEmpty {
+                    pendingEmpty += 1
+                    lastEmpty = true
+                }
+            } else {
+                for _ in 0..<pendingEmpty { emit([]) }
+                pendingEmpty = 0
+                emit(line)
+                lastEmpty = false
+            }
+            lineStart = lineEnd + 1
+        }
+        return String(decoding: result, as: UTF8.self)
     }
 
+    /// Length of the `.whitespaces` character (tab or Unicode Zs) starting at `i`, or 0.
+    @inline(__always) static func spaceLength(_ b: ArraySlice<UInt8>, at i: Int) -> Int {
+        let x = b[i]
+        if x == 0x20 || x == 0x09 { return 1 }
+        if x == 0xC2, i + 1 < b.endIndex, b[i + 1] == 0xA0 { return 2 }
+        if i + 2 < b.endIndex {
+            let y = b[i + 1]
+            let z = b[i + 2]
+            if x == 0xE1, y == 0x9A, z == 0x80 { return 3 }
+            if x == 0xE2, y == 0x80, (z >= 0x80 && z <= 0x8B) || z == 0xAF { return 3 }
+            if x == 0xE2, y == 0x81, z == 0x9F { return 3 }
+            if x == 0xE3, y == 0x80, z == 0x80 { return 3 }
+        }
+        return 0
+    }
+
+    static func trim(_ b: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var s = b.startIndex
+        while s < b.endIndex {
+            let l = spaceLength(b, at: s)
+            if l == 0 { break }
+            s += l
+        }
+        var e = b.endIndex
+        while e > s {
+            if b[e - 1] == 0x20 || b[e - 1] == 0x09 {
+                e -= 1
+                continue
+            }
+            if e - 2 >= s, spaceLength(b, at: e - 2) == 2 {
+                e -= 2
+                continue
+            }
+            if e - 3 >= s, spaceLength(b, at: e - 3) == 3 {
+                e -= 3
+                continue
+            }
+            break
+        }
+        return b[s..<e]
+    }
+
+    /// `name=` searched ASCII-case-insensitively, like `tag.lowercased().range(of:)` for ASCII tags.
+    static func attribute(_ name: StaticString, in tag: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        let needle = UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        let m = needle.count + 1
+        guard tag.count >= m else { return nil }
+        var at = -1
+        outer: for s in 0...(tag.count - m) {
+            for q in 0..<needle.count {
+                var b = tag[s + q]
+                if b >= 0x41 && b <= 0x5A { b += 0x20 }
+                if b != needle[q] { continue outer }
+            }
+            if tag[s + needle.count] == 0x3D {
+                at = s + m
+                break
+            }
+        }
+        guard at >= 0, at < tag.count else { return nil }
+        let quote = tag[at]
+        var end = at
+        if quote == 0x22 || quote == 0x27 {
+            end = at + 1
+            while end < tag.count && tag[end] != quote { end += 1 }
+            return Array(tag[(at + 1)..<end])
+        }
+        while end < tag.count && !(tag[end] == 0x20 || (tag[end] >= 0x09 && tag[end] <= 0x0D)) && tag[end] != 0x3E { end += 1 }
+        return Array(tag[at..<end])
+    }
+
+    static let named: [String: String] = [
+        "amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'", "nbsp": " ", "eacute": "é", "egrave": "è",
+        "agrave": "à", "ccedil": "ç", "ecirc": "ê", "ucirc": "û", "ocirc": "ô", "icirc": "î", "acirc": "â", "mdash": "—", "ndash": "–",
+        "hellip": "…", "laquo": "«", "raquo": "»", "rsquo": "’", "lsquo": "‘", "copy": "©", "euro": "€",
+    ]
+
+    /// Decodes character references (`&amp;`, `&#233;`, `&#xE9;` and common named ones).
     static func decodeEntities(_ text: String) -> String {
-        guard text.contains("&") else { return text }
-        let named: [String: String] = [
-            "amp": "&", "lt": "<", "gt": ">", "quot": "\"", "apos": "'", "nbsp": " ", "eacute": "é", "egrave": "è",
-            "agrave": "à", "ccedil": "ç", "ecirc": "ê", "ucirc": "û", "ocirc": "ô", "icirc": "î", "acirc": "â", "mdash": "—", "ndash": "–",
-            "hellip": "…", "laquo": "«", "raquo": "»",
-            "rsquo": "’", "lsquo": "‘", "copy": "©", "euro": "€",
-        ]
-        var output = ""
-        var rest = text[...]
-        while let amp = rest.firstIndex(of: "&") {
-            output += rest[..<amp]
-            let after = rest[rest.index(after: amp)...]
-            if let semicolon = after.prefix(10).firstIndex(of: ";") {
-                let entity = String(after[..<semicolon])
+        String(decoding: decodeEntities(Array(text.utf8)), as: UTF8.self)
+    }
+
+    static func decodeEntities(_ text: [UInt8]) -> [UInt8] {
+        guard text.contains(0x26) else { return text }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count)
+        var i = 0
+        while i < text.count {
+            let b = text[i]
+            if b != 0x26 {
+                out.append(b)
+                i += 1
+                continue
+            }
+            // up to 10 bytes after '&' for the ';' (entities are ASCII: a non-ASCII one never matches)
+            var semi = -1
+            var j = i + 1
+            while j < text.count && j < i + 11 {
+                if text[j] == 0x3B {
+                    semi = j
+                    break
+                }
+                j += 1
+            }
+            if semi > 0 {
+                let entity = String(decoding: text[(i + 1)..<semi], as: UTF8.self)
                 var replacement: String?
                 if entity.hasPrefix("#x") || entity.hasPrefix("#X") {
                     replacement = UInt32(entity.dropFirst(2), radix: 16).flatMap(Unicode.Scalar.init).map { String(Character($0)) }
@@ -108,14 +278,14 @@ public enum HTMLToText {
                     replacement = named[entity]
                 }
                 if let replacement {
-                    output += replacement
-                    rest = after[after.index(after: semicolon)...]
+                    out.append(contentsOf: replacement.utf8)
+                    i = semi + 1
                     continue
                 }
             }
-            output += "&"
-            rest = after
+            out.append(0x26)
+            i += 1
         }
-        return output + rest
+        return out
     }
 }
