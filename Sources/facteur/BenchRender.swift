@@ -139,7 +139,8 @@ private struct Bench {
         let messageID = 1_000_000 + Int64(index)
         let (context, unsubscribe) = context(subscriber, messageID: messageID)
         let rendered = template.render(context)
-        var html = LinkRewriter.rewrite(rendered.html, links: links) { builder.click(message: messageID, link: $0) }
+        let token = builder.signer.sign(.message, id: messageID)
+        var html = LinkRewriter.rewrite(rendered.html, links: links) { builder.click(token: token, link: $0) }
         html = LinkRewriter.addOpenPixel(html, url: builder.open(message: messageID))
         let headers: [(name: String, value: String)] = [
             ("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
@@ -217,7 +218,8 @@ private struct Bench {
                 let t1 = clock.now
                 let rendered = template.render(context)
                 let t2 = clock.now
-                var html = LinkRewriter.rewrite(rendered.html, links: links) { builder.click(message: messageID, link: $0) }
+                let token = builder.signer.sign(.message, id: messageID)
+                var html = LinkRewriter.rewrite(rendered.html, links: links) { builder.click(token: token, link: $0) }
                 let t3 = clock.now
                 html = LinkRewriter.addOpenPixel(html, url: builder.open(message: messageID))
                 let headers: [(name: String, value: String)] = [

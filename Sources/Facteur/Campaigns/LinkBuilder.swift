@@ -22,7 +22,12 @@ public struct LinkBuilder: Sendable {
     }
 
     public func click(message: Int64, link: Int64) -> String {
-        "\(baseURL)/t/c/\(signer.sign(.message, id: message))/\(link)"
+        click(token: signer.sign(.message, id: message), link: link)
+    }
+
+    /// A click URL from a message token signed once for all the links of that message.
+    public func click(token: String, link: Int64) -> String {
+        "\(baseURL)/t/c/\(token)/\(link)"
     }
 
     public func open(message: Int64) -> String {

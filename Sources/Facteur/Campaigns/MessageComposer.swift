@@ -63,7 +63,9 @@ public struct MessageComposer: Sendable {
         let rendered = template.render(context)
         var html = rendered.html
         if campaign.trackClicks, !links.isEmpty {
-            html = LinkRewriter.rewrite(html, links: links) { builder.click(message: messageID, link: $0) }
+            // One signature per message, not one per link (an HMAC each).
+            let token = builder.signer.sign(.message, id: messageID)
+            html = LinkRewriter.rewrite(html, links: links) { builder.click(token: token, link: $0) }
         }
         if campaign.trackOpens { html = LinkRewriter.addOpenPixel(html, url: builder.open(message: messageID)) }
         var headers: [(name: String, value: String)] = [
