@@ -126,10 +126,11 @@ private struct Bench {
         }
         context["campaign"] = ["id": Int64(42), "name": "Soldes d'été 2025", "subject": BenchContent.subject]
         context["topic"] = ["key": "offres", "name": "Offres et promotions", "description": "Nos soldes et ventes privées"]
-        let unsubscribe = builder.unsubscribe(message: messageID)
+        let token = builder.token(message: messageID)
+        let unsubscribe = builder.unsubscribe(token: token)
         context["unsubscribe_url"] = unsubscribe
         context["preferences_url"] = builder.preferences(subscriber: subscriber.id)
-        context["view_in_browser_url"] = builder.viewInBrowser(message: messageID)
+        context["view_in_browser_url"] = builder.viewInBrowser(token: token)
         return (context, unsubscribe)
     }
 
@@ -141,7 +142,7 @@ private struct Bench {
         let rendered = template.render(context)
         let token = builder.signer.sign(.message, id: messageID)
         var html = LinkRewriter.rewrite(rendered.html, links: links) { builder.click(token: token, link: $0) }
-        html = LinkRewriter.addOpenPixel(html, url: builder.open(message: messageID))
+        html = LinkRewriter.addOpenPixel(html, url: builder.open(token: token))
         let headers: [(name: String, value: String)] = [
             ("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ]
@@ -221,7 +222,7 @@ private struct Bench {
                 let token = builder.signer.sign(.message, id: messageID)
                 var html = LinkRewriter.rewrite(rendered.html, links: links) { builder.click(token: token, link: $0) }
                 let t3 = clock.now
-                html = LinkRewriter.addOpenPixel(html, url: builder.open(message: messageID))
+                html = LinkRewriter.addOpenPixel(html, url: builder.open(token: token))
                 let headers: [(name: String, value: String)] = [
                     ("List-Unsubscribe", "<\(unsubscribe)>"),
                     ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
@@ -245,7 +246,9 @@ private struct Bench {
                 // Outside the pipeline: what the text part and the tokens cost on their own.
                 sink &+= HTMLToText.convert(rendered.html).utf8.count
                 let t10 = clock.now
-                for link in 0..<Int64(clicks) { sink &+= builder.click(message: messageID, link: link % 20 + 1).utf8.count }
+                for link in 0..<Int64(clicks) {
+                    sink &+= builder.click(token: builder.token(message: messageID), link: link % 20 + 1).utf8.count
+                }
                 let t11 = clock.now
                 if rsa != nil || ed25519 != nil { sink &+= DKIMCanonicalization.relaxedBodyHash(parts.body).count }
                 let t12 = clock.now

@@ -16,25 +16,25 @@ public struct LinkBuilder: Sendable {
         "\(baseURL)/p/\(signer.sign(.subscriber, id: subscriber))"
     }
 
+    /// The signed token of one message, made once and shared by all of that message's URLs.
+    public func token(message: Int64) -> String {
+        signer.sign(.message, id: message)
+    }
+
     /// One-click unsubscribe (RFC 8058) for a message: from the campaign's topic.
-    public func unsubscribe(message: Int64) -> String {
-        "\(baseURL)/u/\(signer.sign(.message, id: message))"
+    public func unsubscribe(token: String) -> String {
+        "\(baseURL)/u/\(token)"
     }
 
-    public func click(message: Int64, link: Int64) -> String {
-        click(token: signer.sign(.message, id: message), link: link)
-    }
-
-    /// A click URL from a message token signed once for all the links of that message.
     public func click(token: String, link: Int64) -> String {
         "\(baseURL)/t/c/\(token)/\(link)"
     }
 
-    public func open(message: Int64) -> String {
-        "\(baseURL)/t/o/\(signer.sign(.message, id: message))"
+    public func open(token: String) -> String {
+        "\(baseURL)/t/o/\(token)"
     }
 
-    public func viewInBrowser(message: Int64) -> String {
-        "\(baseURL)/v/\(signer.sign(.message, id: message))"
+    public func viewInBrowser(token: String) -> String {
+        "\(baseURL)/v/\(token)"
     }
 }

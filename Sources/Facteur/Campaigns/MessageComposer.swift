@@ -56,18 +56,18 @@ public struct MessageComposer: Sendable {
         var context = subscriber
         context["campaign"] = ["id": campaign.id, "name": campaign.name, "subject": campaign.subject]
         if let topic { context["topic"] = ["key": topic.key, "name": topic.name, "description": topic.description] }
-        let unsubscribe = builder.unsubscribe(message: messageID)
+        // One signature per message (an HMAC), shared by every URL of it.
+        let token = builder.token(message: messageID)
+        let unsubscribe = builder.unsubscribe(token: token)
         context["unsubscribe_url"] = unsubscribe
         context["preferences_url"] = builder.preferences(subscriber: subscriberID)
-        context["view_in_browser_url"] = builder.viewInBrowser(message: messageID)
+        context["view_in_browser_url"] = builder.viewInBrowser(token: token)
         let rendered = template.render(context)
         var html = rendered.html
         if campaign.trackClicks, !links.isEmpty {
-            // One signature per message, not one per link (an HMAC each).
-            let token = builder.signer.sign(.message, id: messageID)
             html = LinkRewriter.rewrite(html, links: links) { builder.click(token: token, link: $0) }
         }
-        if campaign.trackOpens { html = LinkRewriter.addOpenPixel(html, url: builder.open(message: messageID)) }
+        if campaign.trackOpens { html = LinkRewriter.addOpenPixel(html, url: builder.open(token: token)) }
         var headers: [(name: String, value: String)] = [
             ("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ]
