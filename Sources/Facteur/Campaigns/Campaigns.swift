@@ -15,10 +15,7 @@ public struct Campaigns: Sendable {
     public static let channel = "facteur_campaigns"
 
     public func get(id: Int64) async throws -> Campaign {
-        guard let row = try await database.pool.query(database.sql("campaign-select", id)).first else {
-            throw FacteurError.notFound("no campaign with id \(id)")
-        }
-        return try Campaign(row: row)
+        try Campaign(row: try await database.one(database.sql("campaign-select", id), notFound: "no campaign with id \(id)"))
     }
 
     public func list(status: Campaign.Status?, after: Int64, limit: Int) async throws -> Page<Campaign> {

@@ -106,10 +106,7 @@ public struct Companies: Sendable {
     }
 
     public func get(id: Int64) async throws -> Company {
-        guard let row = try await database.pool.query(database.sql("company-select", id)).first else {
-            throw FacteurError.notFound("no company with id \(id)")
-        }
-        return try Company(row: row)
+        try Company(row: try await database.one(database.sql("company-select", id), notFound: "no company with id \(id)"))
     }
 
     public func list(search: String?, after: Int64, limit: Int) async throws -> Page<Company> {

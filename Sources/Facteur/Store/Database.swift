@@ -18,6 +18,12 @@ public struct Database: Sendable {
         self.pool = PostgresPool(configuration: configuration, maxConnections: maxConnections, logger: logger)
     }
 
+    /// The first row of `sql`, or a 404 that says what was not found.
+    public func one(_ sql: SQL, notFound message: @autoclosure () -> String) async throws -> PostgresRow {
+        guard let row = try await pool.query(sql).first else { throw FacteurError.notFound(message()) }
+        return row
+    }
+
     /// A named query with its parameters.
     public func sql(_ name: String, _ binds: any PostgresEncodable...) -> SQL {
         guard let query = queries.queries[name] else { preconditionFailure("no query named '\(name)' in sql/queries") }

@@ -52,10 +52,7 @@ public struct Subscribers: Sendable {
     }
 
     public func get(id: Int64) async throws -> Subscriber {
-        guard let row = try await database.pool.query(database.sql("subscriber-select", id)).first else {
-            throw FacteurError.notFound("no subscriber with id \(id)")
-        }
-        return try Subscriber(row: row)
+        try Subscriber(row: try await database.one(database.sql("subscriber-select", id), notFound: "no subscriber with id \(id)"))
     }
 
     /// Looks up by numeric id or by email address (case-insensitive).

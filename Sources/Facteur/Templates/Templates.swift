@@ -48,10 +48,7 @@ public struct Templates: Sendable {
     }
 
     public func get(id: Int64) async throws -> StoredTemplate {
-        guard let row = try await database.pool.query(database.sql("template-select", id)).first else {
-            throw FacteurError.notFound("no template with id \(id)")
-        }
-        return try StoredTemplate(row: row)
+        try StoredTemplate(row: try await database.one(database.sql("template-select", id), notFound: "no template with id \(id)"))
     }
 
     public func create(_ body: JSONValue) async throws -> StoredTemplate {

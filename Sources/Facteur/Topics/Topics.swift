@@ -42,10 +42,7 @@ public struct Topics: Sendable {
     }
 
     public func get(id: Int64) async throws -> Topic {
-        guard let row = try await database.pool.query(database.sql("topic-select", id)).first else {
-            throw FacteurError.notFound("no topic with id \(id)")
-        }
-        return try Topic(row: row)
+        try Topic(row: try await database.one(database.sql("topic-select", id), notFound: "no topic with id \(id)"))
     }
 
     public func create(_ body: JSONValue) async throws -> Topic {
