@@ -1,6 +1,7 @@
 import Facteur
 import Foundation
 import Logging
+import Mail
 import Postgres
 
 /// Settings read from the environment; every variable is listed in the README.
@@ -35,14 +36,22 @@ struct Environment {
         return PostgresConfiguration(connectionString: url)
     }
 
-    /// `FACTEUR_BASE_URL` (default `http://HOST:PORT`) and the token keys of `FACTEUR_SECRETS` or `FACTEUR_SECRET`.
+    /// `FACTEUR_BASE_URL` (default `http://HOST:PORT`), `FACTEUR_UNSUBSCRIBE_MAILTO` and the token keys of `FACTEUR_SECRETS` or `FACTEUR_SECRET`.
     func linkBuilder() throws -> LinkBuilder {
         guard let signer = try TokenSigner.fromEnvironment(values) else {
             throw ValidationErrorText(
                 "FACTEUR_SECRET is not set: it signs the links in every email (32+ random bytes, e.g. `openssl rand -base64 48`)")
         }
         let fallback = "http://\(host):\(try port())"
-        return LinkBuilder(baseURL: string("FACTEUR_BASE_URL") ?? fallback, signer: signer)
+        var mailbox: String?
+        if let raw = string("FACTEUR_UNSUBSCRIBE_MAILTO") {
+            guard (try? EmailAddress(raw)) != nil, raw.allSatisfy({ $0.isASCII && $0 != "?" && $0 != "&" && $0 != ">" }) else {
+                throw ValidationErrorText(
+                    "FACTEUR_UNSUBSCRIBE_MAILTO must be a plain ASCII address such as unsubscribe@example.com, got '\(raw)'")
+            }
+            mailbox = raw
+        }
+        return LinkBuilder(baseURL: string("FACTEUR_BASE_URL") ?? fallback, signer: signer, unsubscribeMailbox: mailbox)
     }
 
     /// Logs to stderr; `LOG_LEVEL` (trace…critical, default info).

@@ -33,10 +33,11 @@ struct Serve: AsyncParsableCommand {
 func runServer(database: Database, environment: Environment, logger: Logger, onStarted: (@Sendable () -> Void)? = nil) async throws {
     let registry = PrometheusCollectorRegistry()
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    let layouts = try await EmailLayouts.load(from: environment.home.templatesDirectory.appendingPathComponent("email"))
     let dependencies = HTTPDependencies(
         database: database, home: environment.home, metrics: registry,
         maxImportBytes: try environment.int("FACTEUR_MAX_IMPORT_BYTES", default: 1 << 30),
-        layouts: try await EmailLayouts.load(from: environment.home.templatesDirectory.appendingPathComponent("email")),
+        layouts: layouts,
         links: try environment.linkBuilder(),
         assembler: MessageAssembler(signers: try MessageAssembler.signers(fromEnvironment: environment.values)),
         transport: try environment.string("FACTEUR_OUTBOX").map { try OutboxTransport(directory: URL(fileURLWithPath: $0)) })
@@ -49,7 +50,11 @@ func runServer(database: Database, environment: Environment, logger: Logger, onS
     try await database.queries.verify(on: database.pool)
     let group = ServiceGroup(
         configuration: .init(
-            services: [app, PartitionMaintenance(pool: database.pool, logger: logger)], gracefulShutdownSignals: [.sigterm, .sigint],
+            services: [
+                app, PartitionMaintenance(pool: database.pool, logger: logger),
+                CampaignScheduler(
+                    campaigns: Campaigns(database: database, templates: Templates(database: database, layouts: layouts)), logger: logger),
+            ], gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
     try await group.run()
 }

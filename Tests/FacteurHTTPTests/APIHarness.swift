@@ -90,4 +90,5 @@ func withAPI(
 
 /// Links as a server at https://mail.example.test with a fixed test secret would build them.
 let testLinks = LinkBuilder(
-    baseURL: "https://mail.example.test", signer: try! TokenSigner(keys: [("t1", String(repeating: "s", count: 32))]))
+    baseURL: "https://mail.example.test", signer: try! TokenSigner(keys: [("t1", String(repeating: "s", count: 32))]),
+    unsubscribeMailbox: "unsubscribe@mail.example.test")

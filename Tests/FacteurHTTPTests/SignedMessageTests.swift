@@ -78,6 +78,9 @@ struct SignedMessageTests {
             #expect(parsed.from == "Claire — Équipe <claire@example.com>")
             #expect(parsed.to == "Élodie Lefèvre <elodie@exemple.fr>")
             #expect(parsed.unsubscribe.hasPrefix("<https://mail.example.test/u/t1."))
+            // The one-click URL first (RFC 8058), then mailto: with the same token in the subject.
+            let urlToken = parsed.unsubscribe.dropFirst("<https://mail.example.test/u/".count).prefix { $0 != ">" }
+            #expect(parsed.unsubscribe.hasSuffix(", <mailto:unsubscribe@mail.example.test?subject=unsubscribe%20\(urlToken)>"))
             #expect(parsed.post == "List-Unsubscribe=One-Click")
             #expect(parsed.html_has_greeting)
             #expect(parsed.text_has_link)

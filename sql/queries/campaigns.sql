@@ -109,3 +109,48 @@ WITH audience AS (
 )
 UPDATE messages SET next_attempt_at = now() + make_interval(secs => $4)
  WHERE campaign_id = $1 AND id NOT IN (SELECT id FROM tested)
+
+-- name: campaigns-due
+-- Scheduled campaigns whose time has come, oldest first.
+SELECT id FROM campaigns WHERE status = 'scheduled' AND scheduled_at <= now() ORDER BY scheduled_at, id LIMIT 50
+
+-- name: campaigns-ab-due
+-- Sending campaigns with an A/B test whose wait is over and whose winner is not chosen yet.
+-- A paused campaign waits: its test is judged after it resumes.
+SELECT id FROM campaigns
+ WHERE status = 'sending' AND ab IS NOT NULL AND NOT (ab ? 'winner')
+   AND started_at + make_interval(secs => (ab->>'wait_seconds')::float8) <= now()
+ ORDER BY id
+
+-- name: campaign-ab-results
+-- Per subject variant of the test share: messages sent, still to send, and how many of the
+-- sent were opened (or clicked, $2) by a person: machine opens from privacy proxies and
+-- scanners do not count.
+SELECT m.variant,
+       count(*) FILTER (WHERE m.status = 'sent') AS sent,
+       count(*) FILTER (WHERE m.status IN ('queued', 'sending')) AS pending,
+       count(*) FILTER (WHERE m.status = 'sent' AND EXISTS (
+           SELECT 1 FROM events e
+            WHERE e.campaign_id = $1 AND e.message_id = m.id AND e.type = $2 AND NOT e.machine)) AS engaged
+  FROM messages m
+ WHERE m.campaign_id = $1 AND m.variant IS NOT NULL
+ GROUP BY m.variant ORDER BY m.variant
+
+-- name: campaign-ab-choose
+-- Records the winner once (a second scheduler finds it chosen and does nothing).
+UPDATE campaigns SET ab = jsonb_set(ab, '{winner}', to_jsonb($2::integer)), updated_at = now()
+ WHERE id = $1 AND status = 'sending' AND NOT (ab ? 'winner')
+RETURNING id
+
+-- name: campaign-ab-release
+-- The rest of the audience (variant NULL, held back by next_attempt_at) becomes due now; the
+-- worker gives it the winning subject. The test share keeps its variants for the record.
+UPDATE messages SET next_attempt_at = now()
+ WHERE campaign_id = $1 AND variant IS NULL AND status = 'queued'
+
+-- name: campaigns-finish
+-- Sending campaigns with nothing left to send are sent.
+UPDATE campaigns c SET status = 'sent', finished_at = now(), updated_at = now()
+ WHERE c.status = 'sending'
+   AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id = c.id AND m.status IN ('queued', 'sending'))
+RETURNING id

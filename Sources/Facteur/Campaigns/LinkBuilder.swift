@@ -5,10 +5,14 @@ public struct LinkBuilder: Sendable {
     /// The public base URL (`FACTEUR_BASE_URL`), without a trailing slash.
     public let baseURL: String
     public let signer: TokenSigner
+    /// Where `mailto:` unsubscribe requests go (`FACTEUR_UNSUBSCRIBE_MAILTO`), for mail clients
+    /// that offer only that form of `List-Unsubscribe`. Nil: the header carries the URL alone.
+    public let unsubscribeMailbox: String?
 
-    public init(baseURL: String, signer: TokenSigner) {
+    public init(baseURL: String, signer: TokenSigner, unsubscribeMailbox: String? = nil) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.signer = signer
+        self.unsubscribeMailbox = unsubscribeMailbox
     }
 
     /// The preference center of a subscriber.
@@ -24,6 +28,14 @@ public struct LinkBuilder: Sendable {
     /// One-click unsubscribe (RFC 8058) for a message: from the campaign's topic.
     public func unsubscribe(token: String) -> String {
         "\(baseURL)/u/\(token)"
+    }
+
+    /// The `List-Unsubscribe` value (RFC 2369): the one-click HTTPS URL first (RFC 8058 requires
+    /// one), then a `mailto:` whose subject carries the token, so a reply can be matched without a
+    /// lookup by address.
+    public func listUnsubscribe(token: String) -> String {
+        guard let mailbox = unsubscribeMailbox else { return "<\(unsubscribe(token: token))>" }
+        return "<\(unsubscribe(token: token))>, <mailto:\(mailbox)?subject=unsubscribe%20\(token)>"
     }
 
     public func click(token: String, link: Int64) -> String {

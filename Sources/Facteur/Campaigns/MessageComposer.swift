@@ -69,7 +69,7 @@ public struct MessageComposer: Sendable {
         }
         if campaign.trackOpens { html = LinkRewriter.addOpenPixel(html, url: builder.open(token: token)) }
         var headers: [(name: String, value: String)] = [
-            ("List-Unsubscribe", "<\(unsubscribe)>"), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ("List-Unsubscribe", builder.listUnsubscribe(token: token)), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ]
         headers += campaign.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         return Composed(subject: rendered.subject, html: html, text: rendered.text, headers: headers)
