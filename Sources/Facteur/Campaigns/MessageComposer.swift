@@ -34,7 +34,8 @@ public struct MessageComposer: Sendable {
         let stored = try await Templates(database: database, layouts: layouts).get(id: campaign.templateID)
         let fields = try await FieldRegistry(database: database).list().map(\.key)
         let template = try MessageTemplate(
-            subject: campaign.subject, html: stored.html, text: stored.text, layout: stored.layout, layouts: layouts,
+            subject: campaign.subject, subjectVariants: campaign.abTest?.subjects ?? [], html: stored.html, text: stored.text,
+            layout: stored.layout, layouts: layouts,
             variables: .forMessages(customFields: fields))
         var links: [String: Int64] = [:]
         for row in try await database.pool.query(database.sql("campaign-links", campaign.id)) {
@@ -46,13 +47,21 @@ public struct MessageComposer: Sendable {
     }
 
     /// Renders the message `messageID` for the subscriber described by `row` (query `subscriber-render-context`).
-    /// `subjectOverride` is an A/B variant's subject, already rendered by the caller's template.
-    public func compose(messageID: Int64, subscriber row: PostgresRow) throws -> Composed {
-        compose(messageID: messageID, subscriberID: try row.decode(Int64.self, "id"), context: try Self.subscriberContext(row))
+    public func compose(messageID: Int64, subscriber row: PostgresRow, variant: Int? = nil) throws -> Composed {
+        compose(
+            messageID: messageID, subscriberID: try row.decode(Int64.self, "id"), context: try Self.subscriberContext(row), variant: variant
+        )
+    }
+
+    /// The A/B subject a message gets: its own variant in the test share; the winner's for the
+    /// rest once chosen; the campaign's subject otherwise.
+    public func subjectVariant(of variant: Int?) -> Int? {
+        variant ?? campaign.abTest?.winner
     }
 
     /// Renders from a ready template context (a database row's, or a stand-in for a test send).
-    public func compose(messageID: Int64, subscriberID: Int64, context subscriber: [String: Any]) -> Composed {
+    /// `variant` is the message's A/B variant (`messages.variant`).
+    public func compose(messageID: Int64, subscriberID: Int64, context subscriber: [String: Any], variant: Int? = nil) -> Composed {
         var context = subscriber
         context["campaign"] = ["id": campaign.id, "name": campaign.name, "subject": campaign.subject]
         if let topic { context["topic"] = ["key": topic.key, "name": topic.name, "description": topic.description] }
@@ -62,7 +71,7 @@ public struct MessageComposer: Sendable {
         context["unsubscribe_url"] = unsubscribe
         context["preferences_url"] = builder.preferences(subscriber: subscriberID)
         context["view_in_browser_url"] = builder.viewInBrowser(token: token)
-        let rendered = template.render(context)
+        let rendered = template.render(context, subjectVariant: subjectVariant(of: variant))
         var html = rendered.html
         if campaign.trackClicks, !links.isEmpty {
             html = LinkRewriter.rewrite(html, links: links) { builder.click(token: token, link: $0) }

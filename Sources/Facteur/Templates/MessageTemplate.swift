@@ -8,6 +8,8 @@ import Mustache
 /// escaping; the HTML part escapes `{{var}}` (use `{{{var}}}` for trusted markup).
 public struct MessageTemplate: Sendable {
     let subject: MustacheTemplate
+    /// A/B test subjects, by variant index.
+    let subjectVariants: [MustacheTemplate]
     let html: MustacheTemplate
     let text: MustacheTemplate?
     let library: MustacheLibrary
@@ -23,11 +25,16 @@ public struct MessageTemplate: Sendable {
     /// - Parameters:
     ///   - layout: a layout name under `templates/email/` whose `{{$content}}` block receives `html`.
     ///   - layouts: the loaded layouts and partials.
+    ///   - subjectVariants: an A/B test's subjects (`ab.subjects[i]` in errors).
     public init(
-        subject: String, html: String, text: String?, layout: String?, layouts: EmailLayouts, variables: TemplateVariables
+        subject: String, subjectVariants: [String] = [], html: String, text: String?, layout: String?, layouts: EmailLayouts,
+        variables: TemplateVariables
     ) throws {
         let partialNames = layouts.names
         var problems = variables.problems(in: subject, part: "subject", partials: [])
+        for (index, variant) in subjectVariants.enumerated() {
+            problems += variables.problems(in: variant, part: "ab.subjects[\(index)]", partials: [])
+        }
         problems += variables.problems(in: html, part: "html", partials: partialNames)
         if let text { problems += variables.problems(in: text, part: "text", partials: partialNames) }
         if let layout, !partialNames.contains(layout) {
@@ -37,17 +44,21 @@ public struct MessageTemplate: Sendable {
         guard problems.isEmpty else { throw TemplateError(problems: problems) }
         let htmlSource = layout.map { "{{<\($0)}}{{$content}}\(html){{/content}}{{/\($0)}}" } ?? html
         self.subject = try Self.parse("{{% CONTENT_TYPE: TEXT}}" + subject, part: "subject", offset: 0)
+        self.subjectVariants = try subjectVariants.enumerated().map {
+            try Self.parse("{{% CONTENT_TYPE: TEXT}}" + $1, part: "ab.subjects[\($0)]", offset: 0)
+        }
         self.html = try Self.parse(htmlSource, part: "html", offset: 0)
         self.text = try text.map { try Self.parse("{{% CONTENT_TYPE: TEXT}}" + $0, part: "text", offset: 0) }
         self.library = layouts.library
     }
 
     /// Renders one message. `context` holds plain values: String, numbers, Bool, arrays and
-    /// `[String: Any]` dictionaries (see `MessageContext`).
-    public func render(_ context: [String: Any]) -> Rendered {
+    /// `[String: Any]` dictionaries (see `MessageContext`). `subjectVariant` picks an A/B subject.
+    public func render(_ context: [String: Any], subjectVariant: Int? = nil) -> Rendered {
         let html = self.html.render(context, library: library)
         let text = self.text?.render(context, library: library) ?? HTMLToText.convert(html)
-        let subject = self.subject.render(context, library: library).replacingOccurrences(of: "\r", with: " ")
+        let subjectTemplate = subjectVariant.flatMap { subjectVariants.indices.contains($0) ? subjectVariants[$0] : nil } ?? self.subject
+        let subject = subjectTemplate.render(context, library: library).replacingOccurrences(of: "\r", with: " ")
             .replacingOccurrences(of: "\n", with: " ")
         return Rendered(subject: subject, html: html, text: text)
     }
