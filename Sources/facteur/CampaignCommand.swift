@@ -91,6 +91,20 @@ struct CampaignCommand: AsyncParsableCommand {
     }
 
     struct Status: AsyncParsableCommand {
+        /// `sending [#########.....] 61% 6100/10000 · 812.5/s · ETA 4m48s · queued 3900, sent 6080, skipped 20`
+        static func line(_ progress: Campaigns.Progress) -> String {
+            let width = 30
+            let filled = progress.total == 0 ? 0 : width * progress.done / progress.total
+            var line =
+                "\(progress.status.rawValue) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))]"
+            if progress.total > 0 { line += " \(100 * progress.done / progress.total)% \(progress.done)/\(progress.total)" }
+            if progress.rate > 0 { line += " · \(progress.rate)/s" }
+            if let eta = progress.etaSeconds { line += " · ETA \(eta / 60)m\(String(format: "%02d", eta % 60))s" }
+            let counts = progress.counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            if !counts.isEmpty { line += " · " + counts.joined(separator: ", ") }
+            return line
+        }
+
         static let configuration = CommandConfiguration(abstract: "Show the status and message counts; --follow redraws until it ends.")
         @Argument var id: Int64
         @Flag(help: "Keep redrawing a progress bar every second until the campaign stops sending.") var follow = false
@@ -98,17 +112,9 @@ struct CampaignCommand: AsyncParsableCommand {
         func run() async throws {
             try await withCampaigns { campaigns, _ in
                 repeat {
-                    let campaign = try await campaigns.get(id: id)
-                    let counts = try await campaigns.counts(id: id)
-                    let total = max(counts.values.reduce(0, +), 1)
-                    let done = (counts["sent"] ?? 0) + (counts["failed"] ?? 0) + (counts["skipped"] ?? 0)
-                    let width = 30
-                    let filled = width * done / total
-                    let line =
-                        "\(campaign.status.rawValue) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] "
-                        + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                    FileHandle.standardOutput.write(Data((follow ? "\r\(line)\u{1B}[K" : line + "\n").utf8))
-                    guard follow, campaign.status == .sending || campaign.status == .scheduled else { break }
+                    let progress = try await campaigns.progress(id: id)
+                    FileHandle.standardOutput.write(Data((follow ? "\r\(Self.line(progress))\u{1B}[K" : Self.line(progress) + "\n").utf8))
+                    guard follow, progress.status == .sending || progress.status == .scheduled else { break }
                     try await Task.sleep(for: .seconds(1))
                 } while true
                 if follow { print() }

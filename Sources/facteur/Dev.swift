@@ -45,13 +45,28 @@ struct Dev: AsyncParsableCommand {
             let key = try await devKey(database)
             let base = "http://\(environment.host):\(try environment.port())"
             let socket = cluster?.socketDirectory
-            try await runServer(database: database, environment: environment, logger: logger) {
-                var banner = "\nFacteur is running.\n  API:      \(base)/api  (Authorization: Bearer \(key))\n"
-                banner += "  Health:   \(base)/healthz\n  Metrics:  \(base)/metrics\n  OpenAPI:  \(base)/openapi.yaml\n"
-                if let socket { banner += "  Database: psql -h \(socket) -U postgres facteur\n" }
-                banner += "  The API key is also in \(directory)/api-key. Stop with Ctrl-C.\n"
-                FileHandle.standardError.write(Data(banner.utf8))
-            }
+            let mail =
+                environment.string("SMTP_URL") == nil ? "written to \(directory)/outbox as .eml files" : "sent through SMTP_URL"
+            let settings = environment
+            var worker: WorkerParts?
+            try await runServer(
+                database: database, environment: environment, logger: logger,
+                extraServices: {
+                    let parts = try await WorkerParts(
+                        environment: settings, database: database, logger: logger, configuration: configuration)
+                    worker = parts
+                    return parts.services
+                },
+                onStarted: {
+                    var banner = "\nFacteur is running.\n  API:      \(base)/api  (Authorization: Bearer \(key))\n"
+                    banner += "  Health:   \(base)/healthz\n  Metrics:  \(base)/metrics\n  OpenAPI:  \(base)/openapi.yaml\n"
+                    if let socket { banner += "  Database: psql -h \(socket) -U postgres facteur\n" }
+                    banner += "  Mail:     \(mail)\n"
+                    banner += "  The API key is also in \(directory)/api-key. Stop with Ctrl-C.\n"
+                    FileHandle.standardError.write(Data(banner.utf8))
+                }
+            )
+            await worker?.close()
         } catch {
             await database.pool.close()
             try? cluster?.stop()

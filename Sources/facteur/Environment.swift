@@ -54,6 +54,16 @@ struct Environment {
         return LinkBuilder(baseURL: string("FACTEUR_BASE_URL") ?? fallback, signer: signer, unsubscribeMailbox: mailbox)
     }
 
+    /// Where the worker hands messages: `SMTP_URL`, else the `FACTEUR_OUTBOX` folder.
+    func mailTransport(logger: Logger) throws -> any MailTransport {
+        if let outbox = string("FACTEUR_OUTBOX"), string("SMTP_URL") == nil {
+            return try OutboxTransport(directory: URL(fileURLWithPath: outbox))
+        }
+        throw ValidationErrorText(
+            "SMTP_URL is not set (e.g. smtp://user:pass@mail.example.com:587?tls=starttls); set FACTEUR_OUTBOX=DIR to write .eml files instead"
+        )
+    }
+
     /// Logs to stderr; `LOG_LEVEL` (trace…critical, default info).
     func bootstrapLogging() {
         let level = string("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info

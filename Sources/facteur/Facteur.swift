@@ -6,6 +6,8 @@ struct FacteurCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "facteur",
         abstract: "Self-hosted email campaigns and preference center.",
-        subcommands: [Serve.self, Dev.self, Migrate.self, Keys.self, Import.self, Export.self, CampaignCommand.self, BenchRender.self]
+        subcommands: [
+            Serve.self, Worker.self, Dev.self, Migrate.self, Keys.self, Import.self, Export.self, CampaignCommand.self, BenchRender.self,
+        ]
     )
 }

@@ -30,7 +30,12 @@ struct Serve: AsyncParsableCommand {
 }
 
 /// Runs the HTTP server until SIGTERM or SIGINT, then shuts down gracefully.
-func runServer(database: Database, environment: Environment, logger: Logger, onStarted: (@Sendable () -> Void)? = nil) async throws {
+/// `extraServices(registry)` run beside it (`facteur dev` adds the send worker, whose metrics
+/// join the server's `/metrics`).
+func runServer(
+    database: Database, environment: Environment, logger: Logger, extraServices: () async throws -> [any Service] = { [] },
+    onStarted: (@Sendable () -> Void)? = nil
+) async throws {
     let registry = PrometheusCollectorRegistry()
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
     let layouts = try await EmailLayouts.load(from: environment.home.templatesDirectory.appendingPathComponent("email"))
@@ -48,13 +53,11 @@ func runServer(database: Database, environment: Environment, logger: Logger, onS
     if let onStarted { app.addServices(StartupNotice(action: onStarted)) }
     // A bad query stops the process here, at start, not in a request at 3 a.m.
     try await database.queries.verify(on: database.pool)
+    let extraServices = try await extraServices()
     let group = ServiceGroup(
         configuration: .init(
-            services: [
-                app, PartitionMaintenance(pool: database.pool, logger: logger),
-                CampaignScheduler(
-                    campaigns: Campaigns(database: database, templates: Templates(database: database, layouts: layouts)), logger: logger),
-            ], gracefulShutdownSignals: [.sigterm, .sigint],
+            services: [app, PartitionMaintenance(pool: database.pool, logger: logger)] + extraServices,
+            gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
     try await group.run()
 }

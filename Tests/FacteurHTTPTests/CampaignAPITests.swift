@@ -69,7 +69,7 @@ struct CampaignAPITests {
 
             let started = try await api.send(.post, "/api/campaigns/\(id)/start")
             #expect(started.status == .ok, "\(started.text)")
-            #expect(try started.value("queued") == .number(1))
+            #expect(try started.value("counts.queued") == .number(1))
             #expect(try started.value("links") == .number(2))
             let notified = await notifications.next()
             #expect(notified?.payload == "start:\(id)")
@@ -83,7 +83,7 @@ struct CampaignAPITests {
             #expect(again.status == .conflict)
             #expect(try again.error("message") == "campaign \(id) is sending; it can become sending only from draft or scheduled")
             #expect(try await api.count("messages") == 1)
-            #expect(try await api.send(.get, "/api/campaigns/\(id)/progress").value("queued") == .number(1))
+            #expect(try await api.send(.get, "/api/campaigns/\(id)/progress").value("counts.queued") == .number(1))
         }
     }
 

@@ -84,6 +84,10 @@ ON CONFLICT (campaign_id, subscriber_id) DO NOTHING
 -- name: campaign-message-counts
 SELECT status, count(*) AS n FROM messages WHERE campaign_id = $1 GROUP BY status
 
+-- name: campaign-send-rate
+-- Messages accepted in the last minute, for the rate and ETA of progress.
+SELECT count(*) AS n FROM messages WHERE campaign_id = $1 AND status = 'sent' AND sent_at > now() - interval '60 seconds'
+
 -- name: subscriber-render-context
 -- Everything a message template may use about one person, in one round trip.
 SELECT s.id, s.email, s.name, s.locale, s.timezone, s.score, s.status, s.attributes,

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Postgres
 
 extension Campaigns {
@@ -77,6 +78,42 @@ extension Campaigns {
             counts[try row.decode(String.self, "status")] = try row.decode(Int.self, "n")
         }
         return counts
+    }
+
+    /// Where a sending campaign stands: counts, the rate over the last minute, and when it should end.
+    public struct Progress: Sendable, Encodable {
+        public var status: Campaign.Status
+        public var counts: [String: Int]
+        public var total: Int
+        /// Sent, failed or skipped.
+        public var done: Int
+        /// Messages sent per second over the last minute.
+        public var rate: Double
+        /// Seconds until the queue is empty at that rate; nil when nothing is being sent.
+        public var etaSeconds: Int?
+        /// The A/B test's results per subject, when the campaign has one.
+        public var ab: [CampaignScheduler.VariantResult]?
+
+        enum CodingKeys: String, CodingKey {
+            case status, counts, total, done, rate, ab
+            case etaSeconds = "eta_seconds"
+        }
+    }
+
+    public func progress(id: Int64) async throws -> Progress {
+        let campaign = try await get(id: id)
+        let counts = try await self.counts(id: id)
+        let recent = try await database.pool.query(database.sql("campaign-send-rate", id))[0].decode(Int.self, "n")
+        let rate = Double(recent) / 60
+        let remaining = (counts["queued"] ?? 0) + (counts["sending"] ?? 0)
+        var ab: [CampaignScheduler.VariantResult]?
+        if campaign.abTest != nil {
+            ab = try await CampaignScheduler(campaigns: self, logger: Logger(label: "facteur.progress")).results(campaign: campaign)
+        }
+        return Progress(
+            status: campaign.status, counts: counts, total: counts.values.reduce(0, +),
+            done: (counts["sent"] ?? 0) + (counts["failed"] ?? 0) + (counts["skipped"] ?? 0), rate: (rate * 100).rounded() / 100,
+            etaSeconds: rate > 0 && remaining > 0 ? Int((Double(remaining) / rate).rounded(.up)) : nil, ab: ab)
     }
 
     private func transition(

@@ -30,3 +30,8 @@ public struct OutboxTransport: MailTransport {
         return name
     }
 }
+
+/// A transport holding connections that should be closed politely (SMTP's QUIT) at shutdown.
+public protocol ClosableTransport: MailTransport {
+    func close() async
+}

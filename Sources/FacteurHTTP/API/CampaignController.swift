@@ -61,7 +61,7 @@ struct CampaignController {
                     id: try context.parameters.id("id"), body, layouts: layouts, builder: links, assembler: assembler, transport: transport)
             )
         }
-        group.get(":id/progress") { _, context in try JSONResponse.make(try await campaigns.counts(id: try context.parameters.id("id"))) }
+        group.get(":id/progress") { _, context in try JSONResponse.make(try await campaigns.progress(id: try context.parameters.id("id"))) }
     }
 }
 
