@@ -80,7 +80,8 @@ let package = Package(
         .testTarget(name: "MailTests", dependencies: ["Mail", "TestSupport"]),
         .target(name: "FacteurTestSupport", dependencies: ["Facteur", "TestSupport"], path: "Tests/FacteurSupport"),
         .testTarget(
-            name: "FacteurTests", dependencies: ["Facteur", "FacteurTestSupport", .product(name: "Logging", package: "swift-log")]),
+            name: "FacteurTests", dependencies: ["Facteur", "FacteurTestSupport", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "FacteurHTTPTests",
             dependencies: [

@@ -101,6 +101,22 @@ public struct DKIMSigner: Sendable {
         return String(decoding: try field(headers: headers, bodyHash: bodyHash, timestamp: timestamp), as: UTF8.self)
     }
 
+    /// The `DKIM-Signature` fields of several signers (dual signing) for one message, with the
+    /// body canonicalized and hashed once for all of them: every signer uses relaxed body
+    /// canonicalization and SHA-256, so the body hash is the same.
+    public static func signatureHeaders(
+        headers: [(name: String, value: String)], body: ArraySlice<UInt8>, signers: [DKIMSigner], timestamp: Int? = nil
+    ) throws(DKIMError) -> [String] {
+        guard !signers.isEmpty else { return [] }
+        let bodyHash = DKIMCanonicalization.relaxedBodyHash(body)
+        let timestamp = timestamp ?? Int(Date().timeIntervalSince1970)
+        var fields: [String] = []
+        for signer in signers {
+            fields.append(String(decoding: try signer.field(headers: headers, bodyHash: bodyHash, timestamp: timestamp), as: UTF8.self))
+        }
+        return fields
+    }
+
     /// Signs a raw message (CRLF line endings; header, empty line, body) and returns it
     /// with the `DKIM-Signature` field prepended. A message without an empty line is all
     /// header and has an empty body.

@@ -26,7 +26,7 @@ public struct MessageAssembler: Sendable {
             from: from, replyTo: replyTo, to: [to], subject: composed.subject, date: date, messageID: messageID,
             headers: composed.headers, textBody: composed.text, htmlBody: composed.html)
         let parts = try message.renderParts()
-        let signatures = try signers.map { try $0.signatureHeader(headers: parts.headers, body: parts.body) }
+        let signatures = try DKIMSigner.signatureHeaders(headers: parts.headers, body: parts.body[...], signers: signers)
         return Assembled(bytes: parts.bytes(prepending: signatures), messageID: message.messageID, requiresSMTPUTF8: parts.requiresSMTPUTF8)
     }
 
