@@ -28,18 +28,38 @@ public enum HTMLToText {
         return k
     }()
 
+    /// Lowercase ASCII tag names of up to 8 bytes packed into an integer, so telling a tag's kind
+    /// needs no String per tag. "blockquote", the one longer name, is checked on its own.
+    @inline(__always) static func packedName(_ tag: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) -> UInt64? {
+        guard to > from, to - from <= 8 else { return nil }
+        var value: UInt64 = 0
+        for x in from..<to {
+            var b = tag[x]
+            if b >= 0x41 && b <= 0x5A { b += 0x20 }
+            value = value << 8 | UInt64(b)
+        }
+        return value
+    }
+
+    static func pack(_ name: String) -> UInt64 { name.utf8.reduce(0) { $0 << 8 | UInt64($1) } }
+
+    static let packedKinds: [UInt64: Kind] = Dictionary(
+        uniqueKeysWithValues: kinds.filter { $0.key.utf8.count <= 8 }.map { (pack($0.key), $0.value) })
+    static let blockquote = Array("blockquote".utf8)
+
     static func convert(bytes src: UnsafeBufferPointer<UInt8>) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(src.count / 2)
         let n = src.count
+        guard let base = src.baseAddress else { return "" }
         var i = 0
-        var skipping: String?
+        var skipping: UInt64?  // the packed name of the <style>/<script>/<head>/<title> being skipped
         var pendingHref: [String?] = []
         var linkStart: [Int] = []
         while i < n {
             let c = src[i]
             if c == 0x3C {  // <
-                guard let base = src.baseAddress, let hit = memchr(base + i + 1, 0x3E, n - i - 1) else { break }
+                guard let hit = memchr(base + i + 1, 0x3E, n - i - 1) else { break }
                 let close = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
                 let tag = UnsafeBufferPointer(rebasing: src[(i + 1)..<close])
                 i = close + 1
@@ -48,23 +68,31 @@ public enum HTMLToText {
                 while j < tag.count && tag[j] == 0x2F { j += 1 }
                 var k = j
                 while k < tag.count && isAlnum(tag[k]) { k += 1 }
-                let name: String
+                let kind: Kind?
+                let packed: UInt64?
                 if k < tag.count && tag[k] >= 0x80 {  // non-ASCII right after the name: use Character rules
                     let s = String(decoding: tag, as: UTF8.self)
-                    name = s.drop(while: { $0 == "/" }).prefix(while: { $0.isLetter || $0.isNumber }).lowercased()
+                    let name = s.drop(while: { $0 == "/" }).prefix(while: { $0.isLetter || $0.isNumber }).lowercased()
+                    kind = kinds[name]
+                    packed = name.utf8.count <= 8 && !name.isEmpty ? pack(name) : nil
                 } else {
-                    var lowered = [UInt8](UnsafeBufferPointer(rebasing: tag[j..<k]))
-                    for x in lowered.indices where lowered[x] >= 0x41 && lowered[x] <= 0x5A { lowered[x] += 0x20 }
-                    name = String(decoding: lowered, as: UTF8.self)
+                    packed = packedName(tag, j, k)
+                    if let packed {
+                        kind = packedKinds[packed]
+                    } else if k - j == blockquote.count, zip(tag[j..<k], blockquote).allSatisfy({ $0 | 0x20 == $1 }) {
+                        kind = .block
+                    } else {
+                        kind = nil
+                    }
                 }
                 if let skipped = skipping {
-                    if closing, name == skipped { skipping = nil }
+                    if closing, packed == skipped { skipping = nil }
                     continue
                 }
-                guard let kind = kinds[name] else { continue }
+                guard let kind else { continue }
                 switch kind {
                 case .skip:
-                    if !closing && tag.last != 0x2F { skipping = name }
+                    if !closing && tag.last != 0x2F { skipping = packed }
                 case .br:
                     out.append(0x0A)
                 case .block:
@@ -113,13 +141,25 @@ public enum HTMLToText {
                 }
                 continue
             }
-            i += 1
-            if skipping != nil { continue }
+            if skipping != nil {  // inside <style> and the like: straight to the next tag
+                guard let next = memchr(base + i, 0x3C, n - i) else { break }
+                i = base.distance(to: next.assumingMemoryBound(to: UInt8.self))
+                continue
+            }
             if c == 0x0A || c == 0x0D || c == 0x09 || c == 0x20 {
                 if let last = out.last, last != 0x20, last != 0x0A { out.append(0x20) }
-            } else {
-                out.append(c)
+                i += 1
+                continue
             }
+            // A run of text: copied at once up to the next tag or whitespace.
+            var j = i + 1
+            while j < n {
+                let b = src[j]
+                if b == 0x3C || b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 { break }
+                j += 1
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: src[i..<j]))
+            i = j
         }
         let decoded = decodeEntities(out)
         if decoded.contains(0x0D) {  // "\r\n" is one Character for the original's split: use its rules
@@ -246,17 +286,23 @@ public enum HTMLToText {
     }
 
     static func decodeEntities(_ text: [UInt8]) -> [UInt8] {
-        guard text.contains(0x26) else { return text }
+        text.withUnsafeBufferPointer { decodeEntities($0) }
+    }
+
+    static func decodeEntities(_ text: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        guard let base = text.baseAddress, memchr(base, 0x26, text.count) != nil else { return Array(text) }
         var out: [UInt8] = []
         out.reserveCapacity(text.count)
         var i = 0
         while i < text.count {
-            let b = text[i]
-            if b != 0x26 {
-                out.append(b)
-                i += 1
-                continue
+            // Everything up to the next '&' is copied at once.
+            guard let hit = memchr(base + i, 0x26, text.count - i) else {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: text[i...]))
+                break
             }
+            let amp = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: text[i..<amp]))
+            i = amp
             // up to 10 bytes after '&' for the ';' (entities are ASCII: a non-ASCII one never matches)
             var semi = -1
             var j = i + 1
