@@ -45,48 +45,9 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 facteur="${FACTEUR_BENCH_BINARY:-$repo/.build-release/release/facteur}"
 out_dir="$repo/bench/out"
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+source "$repo/bench/lib.sh"
+build_facteur
 
-# --- PostgreSQL tools: beside initdb on PATH, else the newest under /usr/lib/postgresql ----------
-pg_bin=""
-if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
-    pg_bin="$(dirname "$(command -v initdb)")"
-else
-    best_version=-1
-    for dir in /usr/lib/postgresql/*/bin; do
-        version="${dir#/usr/lib/postgresql/}"
-        version="${version%/bin}"
-        if [[ -x "$dir/initdb" && "$version" =~ ^[0-9]+$ ]] && ((version > best_version)); then
-            pg_bin="$dir"
-            best_version=$version
-        fi
-    done
-fi
-[[ -n "$pg_bin" ]] || die "PostgreSQL's initdb was not found (Debian: apt-get install postgresql)"
-psql_bin="$(command -v psql || true)"
-[[ -n "$psql_bin" ]] || psql_bin="$pg_bin/psql"
-createdb_bin="$(command -v createdb || true)"
-[[ -n "$createdb_bin" ]] || createdb_bin="$pg_bin/createdb"
-
-# PostgreSQL refuses to run as root: the server side then runs as the postgres user.
-as_root=false
-if [[ "$(id -u)" -eq 0 ]]; then
-    as_root=true
-    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' user to run the server"
-fi
-as_pg() {
-    if $as_root; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-# --- Build ---------------------------------------------------------------------------------------
-if $build || [[ ! -x "$facteur" ]]; then
-    log "building facteur (release; the first build takes several minutes)"
-    (cd "$repo" && swift build -c release --scratch-path .build-release --product facteur)
-fi
-[[ -x "$facteur" ]] || die "$facteur was not built"
-
-# --- Data file -------------------------------------------------------------------------------------
 mkdir -p "$out_dir"
 gen_hash="$(sha1sum "$repo/bench/gen_subscribers.py" | cut -c1-8)"
 csv="$out_dir/subscribers-$rows-$gen_hash.csv"
@@ -101,65 +62,12 @@ else
 fi
 csv_size=$(stat -c %s "$csv")
 
-# --- Private cluster -------------------------------------------------------------------------------
-# Under the repo's .facteur/ when the server's user can get there, else under /var/tmp.
-cluster=""
-if mkdir -p "$repo/.facteur" 2>/dev/null && { ! $as_root || runuser -u postgres -- test -x "$repo/.facteur"; }; then
-    cluster="$repo/.facteur/bench-pg-$$"
-else
-    cluster="/var/tmp/facteur-bench-$$"
-fi
-socket_dir="$cluster"
-started=false
-
-cleanup() {
-    local status=$?
-    if $keep && $started; then
-        printf '\ncluster left running: psql -h %s -U postgres -d bench_facteur\n' "$socket_dir" >&2
-        printf 'stop it with: %spg_ctl -D %s -m fast stop && rm -rf %s\n' \
-            "$($as_root && echo 'runuser -u postgres -- ')" "$cluster/data" "$cluster" >&2
-        exit "$status"
-    fi
-    if $started; then as_pg "$pg_bin/pg_ctl" -D "$cluster/data" -m immediate -w stop >/dev/null 2>&1 || true; fi
-    rm -rf "$cluster"
-    if [[ "$socket_dir" != "$cluster" ]]; then rm -rf "$socket_dir"; fi
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-mkdir -p "$cluster"
-# A unix socket path (directory + "/.s.PGSQL.5432") must fit in 107 bytes.
-if ((${#cluster} > 80)); then socket_dir="$(mktemp -d /tmp/facteur-bench-sock.XXXXXX)"; fi
-if $as_root; then chown postgres:postgres "$cluster" "$socket_dir"; fi
-
-log "starting PostgreSQL ($pg_bin) in $cluster"
-as_pg "$pg_bin/initdb" -D "$cluster/data" -U postgres -A trust -E UTF8 --no-locale --no-sync >"$cluster/initdb.log" 2>&1 ||
-    { cat "$cluster/initdb.log" >&2; die "initdb failed"; }
-# Statements of 250 ms or more are logged: the result names the slow phases of the import.
-pg_options="-c listen_addresses='' -c unix_socket_directories='$socket_dir' -c log_min_duration_statement=250"
-pg_options+=" ${FACTEUR_BENCH_PG_OPTIONS:-}"
-as_pg "$pg_bin/pg_ctl" -D "$cluster/data" -l "$cluster/postgres.log" -w -t 60 -o "$pg_options" start >/dev/null ||
-    { cat "$cluster/postgres.log" >&2; die "pg_ctl start failed"; }
-started=true
-
-export PGHOST="$socket_dir" PGUSER=postgres PGCLIENTENCODING=UTF8
-unset PGPORT PGDATABASE PGPASSWORD PGSERVICE PGOPTIONS
-sql() { "$psql_bin" -X -q -v ON_ERROR_STOP=1 -At -d "$1" -c "$2"; }
+start_cluster
 
 # --- Helpers -------------------------------------------------------------------------------------
-now() { echo "${EPOCHREALTIME/,/.}"; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-# 1234567 -> 1,234,567
-commas() { echo "$1" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta'; }
 rate() { commas "$(awk -v n="$rows" -v s="$1" 'BEGIN { printf "%d", (s > 0 ? n / s : 0) }')"; }
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a + 0 < b + 0) ? a : b }'; }
 
-fresh_db() {
-    "$psql_bin" -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1"
-    "$createdb_bin" "$1"
-}
 
 # --- Runs ------------------------------------------------------------------------------------------
 # Server statements of 250 ms or more logged from line $1 of postgres.log on, one per line:
