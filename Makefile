@@ -18,9 +18,11 @@ help:
 run: deps
 	$(SWIFT) run facteur dev
 
-## test: install what the tests need, then `swift test` (tests start their own cluster in .facteur/test-pg)
+## test: install what the tests need, build everything (the worker fault tests run the facteur
+## binary), then `swift test` (tests start their own cluster in .facteur/test-pg)
 test: deps-test
-	$(SWIFT) test $(SWIFT_TEST_FLAGS)
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build $(SWIFT_TEST_FLAGS)
 
 ## deps, deps-test: only install what `run` / `test` need
 deps:

@@ -29,9 +29,9 @@ esac
 # helper scripts. A machine with only the Swift toolchain lacks make.
 RUN_DEBS=(postgresql postgresql-contrib libpq-dev pkg-config libssl-dev ca-certificates curl python3 make tzdata)
 
-# Debian packages only the tests need, today. (Tests start their own throwaway cluster with the
-# same PostgreSQL binaries, so nothing beyond RUN_DEBS yet.)
-TEST_DEBS=(openssl)
+# Debian packages only the tests need: openssl makes test keys and certificates; postfix brings
+# smtp-sink and smtp-source (its mail system is left unconfigured and not started).
+TEST_DEBS=(openssl postfix)
 
 # ==== LATER TEST DEPENDENCIES ================================================================
 # What the tests of later issues will need. Off until those tests land: set
@@ -39,20 +39,18 @@ TEST_DEBS=(openssl)
 # Move single items into TEST_DEBS / TEST_PIP instead to enable them one by one.
 FACTEUR_LATER_TEST_DEPS="${FACTEUR_LATER_TEST_DEPS:-0}"
 LATER_TEST_DEBS=(
-    postfix         # smtp-sink: a real SMTP peer for the send worker
     chromium        # headless browser for preference-center pages
     chromium-driver # WebDriver for selenium
     wrk             # HTTP load generator for benchmarks
 )
 LATER_TEST_PIP=(
-    aiosmtpd # scriptable SMTP server (STARTTLS, AUTH, failures on demand)
-    dkimpy   # independent DKIM verification of what we sign
     selenium # drives chromium through chromium-driver
 )
 # ============================================================================================
 
-# dkimpy verifies our DKIM signatures in MailTests; pynacl gives it Ed25519.
-TEST_PIP=(dkimpy pynacl)
+# dkimpy verifies our DKIM signatures in MailTests; pynacl gives it Ed25519; aiosmtpd is the
+# scriptable SMTP server (STARTTLS, AUTH, failures on demand) of the SMTP and worker tests.
+TEST_PIP=(dkimpy pynacl aiosmtpd)
 
 # --- Helpers --------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-/// The SMTP client library: a SwiftNIO state machine, channel handlers and a connection pool.
-///
-/// The client arrives with the send-worker issue; the target exists now so that the dependency
-/// direction (`Facteur` → `SMTP` → SwiftNIO, never the reverse) is fixed from the start.
+/// The SMTP client library: a pure client state machine (``SMTPClientStateMachine``, one
+/// transaction at a time in ``SMTPTransaction``), the SwiftNIO channel handler that runs its
+/// actions, connections with STARTTLS or implicit TLS, and a pool per server
+/// (``SMTPClientPool``). It knows nothing of campaigns: `Facteur` depends on it, never the reverse.
 public enum SMTP {}

@@ -35,11 +35,14 @@ struct BenchRender: AsyncParsableCommand {
     @Option(help: "Messages rendered before each measurement (default: count/10, 200…2000).") var warmup: Int?
     @Option(help: "Messages in the instrumented per-stage pass (0 skips it).") var stageCount: Int = 5000
     @Option(help: "Write the first fully signed message to this file (for inspection).") var sample: String?
+    @Option(help: "Write the benchmark's HTML template and subject to DIR/template.html and DIR/subject.txt, then exit.")
+    var writeTemplate: String?
 
     func validate() throws {
         guard count > 0 else { throw ValidationError("--count must be positive") }
         guard stageCount >= 0 else { throw ValidationError("--stage-count cannot be negative") }
         if let warmup, warmup < 0 { throw ValidationError("--warmup cannot be negative") }
+        if writeTemplate != nil { return }
         if dkim != .none, rsaKey == nil { throw ValidationError("--dkim \(dkim.rawValue) needs --rsa-key") }
         if dkim == .rsaEd25519 || dkim == .all, ed25519Key == nil {
             throw ValidationError("--dkim \(dkim.rawValue) needs --ed25519-key")
@@ -47,6 +50,11 @@ struct BenchRender: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let directory = writeTemplate {
+            try BenchContent.html().write(toFile: directory + "/template.html", atomically: true, encoding: .utf8)
+            try BenchContent.subject.write(toFile: directory + "/subject.txt", atomically: true, encoding: .utf8)
+            return
+        }
         let home = FacteurHome.fromEnvironment()
         let layouts: EmailLayouts
         switch layout {

@@ -56,9 +56,8 @@ struct Environment {
 
     /// Where the worker hands messages: `SMTP_URL`, else the `FACTEUR_OUTBOX` folder.
     func mailTransport(logger: Logger) throws -> any MailTransport {
-        if let outbox = string("FACTEUR_OUTBOX"), string("SMTP_URL") == nil {
-            return try OutboxTransport(directory: URL(fileURLWithPath: outbox))
-        }
+        if let url = string("SMTP_URL") { return try SMTPMailTransport(url: url, logger: logger) }
+        if let outbox = string("FACTEUR_OUTBOX") { return try OutboxTransport(directory: URL(fileURLWithPath: outbox)) }
         throw ValidationErrorText(
             "SMTP_URL is not set (e.g. smtp://user:pass@mail.example.com:587?tls=starttls); set FACTEUR_OUTBOX=DIR to write .eml files instead"
         )

@@ -45,7 +45,9 @@ func runServer(
         layouts: layouts,
         links: try environment.linkBuilder(),
         assembler: MessageAssembler(signers: try MessageAssembler.signers(fromEnvironment: environment.values)),
-        transport: try environment.string("FACTEUR_OUTBOX").map { try OutboxTransport(directory: URL(fileURLWithPath: $0)) })
+        // Test sends go where the worker sends: SMTP_URL, else FACTEUR_OUTBOX; with neither they are refused.
+        transport: environment.string("SMTP_URL") == nil && environment.string("FACTEUR_OUTBOX") == nil
+            ? nil : try environment.mailTransport(logger: logger))
     let router = buildRouter(dependencies)
     var app = Application(
         router: router, configuration: .init(address: .hostname(environment.host, port: try environment.port()), serverName: "facteur"),
