@@ -25,6 +25,11 @@ struct Environment {
     var home: FacteurHome { FacteurHome.fromEnvironment(values) }
     var host: String { string("FACTEUR_HOST") ?? "127.0.0.1" }
     func port() throws -> Int { try int("FACTEUR_PORT", default: 8080) }
+    /// `FACTEUR_WORKER_PORT` (default 8081; 0 picks a free port, for tests).
+    func workerPort() throws -> Int {
+        if string("FACTEUR_WORKER_PORT") == "0" { return 0 }
+        return try int("FACTEUR_WORKER_PORT", default: 8081)
+    }
     func poolSize() throws -> Int { try int("FACTEUR_DB_POOL_SIZE", default: 10) }
 
     /// `DATABASE_URL`, required outside `facteur dev`.

@@ -46,7 +46,7 @@ struct Worker: AsyncParsableCommand {
         let app = Application(
             router: router,
             configuration: .init(
-                address: .hostname(environment.host, port: try environment.int("FACTEUR_WORKER_PORT", default: 8081)),
+                address: .hostname(environment.host, port: try environment.workerPort()),
                 serverName: "facteur-worker"),
             logger: logger)
         let group = ServiceGroup(

@@ -69,7 +69,7 @@ struct CampaignAPITests {
 
             let started = try await api.send(.post, "/api/campaigns/\(id)/start")
             #expect(started.status == .ok, "\(started.text)")
-            #expect(try started.value("counts.queued") == .number(1))
+            #expect(try started.value("queued") == .number(1))
             #expect(try started.value("links") == .number(2))
             let notified = await notifications.next()
             #expect(notified?.payload == "start:\(id)")

@@ -15,9 +15,12 @@ struct SendWorkerTests {
         let outbox: URL
         let campaign: Int64
 
-        func worker(_ id: String = "w1", transport: (any MailTransport)? = nil) throws -> SendWorker {
+        func worker(
+            _ id: String = "w1", transport: (any MailTransport)? = nil, configure: (inout SendWorkerSettings) -> Void = { _ in }
+        ) throws -> SendWorker {
             var settings = SendWorkerSettings(id: id)
             settings.retryBase = 0.01
+            configure(&settings)
             return SendWorker(
                 database: api.database, transport: try transport ?? OutboxTransport(directory: outbox), links: testLinks,
                 assembler: MessageAssembler(signers: []), layouts: .none, settings: settings, logger: Logger(label: "test"))
@@ -40,15 +43,17 @@ struct SendWorkerTests {
         }
     }
 
-    /// A started campaign to `people` subscribers of topic `news`; the campaign's extra JSON in `extra`.
-    static func withCampaign(people: Int, extra: String = "", start: Bool = true, _ body: @Sendable (Setup) async throws -> Void)
-        async throws
-    {
+    /// A started campaign to `people` subscribers of topic `news` (p0@example.com …) and to
+    /// `others`; the campaign's extra JSON in `extra`.
+    static func withCampaign(
+        people: Int, others: [String] = [], extra: String = "", start: Bool = true, _ body: @Sendable (Setup) async throws -> Void
+    ) async throws {
         let outbox = FileManager.default.temporaryDirectory.appendingPathComponent("facteur-worker-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: outbox) }
         try await withAPI { api in
             let campaignJSON = try await CampaignAPITests.prepare(api)
-            let rows = (0..<people).map { #"{"email": "p\#($0)@example.com", "name": "Person \#($0)"}"# }.joined(separator: ",")
+            let emails = (0..<people).map { "p\($0)@example.com" } + others
+            let rows = emails.map { #"{"email": "\#($0)", "name": "Person"}"# }.joined(separator: ",")
             _ = try await api.send(.post, "/api/subscribers/batch", json: "[\(rows)]")
             try await api.database.pool.execute(
                 "INSERT INTO subscriptions (subscriber_id, topic_id, status, source) SELECT id, 1, 'subscribed', 'api' FROM subscribers")

@@ -20,6 +20,7 @@ public enum ExternalTools {
 
 public struct TestSetupError: Error, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// A child process started with posix_spawn. Foundation's `Process` is avoided because its children
@@ -28,7 +29,10 @@ public final class ChildProcess: @unchecked Sendable {
     public let pid: pid_t
     private var exitStatus: Int32?
 
-    public init(_ executable: String, _ arguments: [String]) throws {
+    /// - Parameters:
+    ///   - environment: variables set over this process's environment.
+    ///   - log: a file receiving the child's stdout and stderr (else /dev/null).
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], log: String? = nil) throws {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -43,12 +47,15 @@ public final class ChildProcess: @unchecked Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for pointer in envp { free(pointer) } }
         var pid: pid_t = 0
-        let status = posix_spawnp(&pid, executable, &actions, &attributes, argv, environ)
+        let status = posix_spawnp(&pid, executable, &actions, &attributes, argv, envp)
         guard status == 0 else { throw TestSetupError(description: "cannot start \(executable): error \(status)") }
         self.pid = pid
     }
@@ -75,6 +82,13 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// The exit code, or -1 when the process was killed by a signal.
     private static func exitCode(_ status: Int32) -> Int32 { (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1 }
+
+    /// `kill -9`: no chance to clean up, as in a crash.
+    public func crash() {
+        guard isRunning else { return }
+        kill(pid, SIGKILL)
+        wait()
+    }
 
     /// SIGTERM, then SIGKILL if the process is still there after two seconds.
     public func terminate() {

@@ -74,6 +74,12 @@ public final class ServerProcess: @unchecked Sendable {
         return result
     }
 
+    /// The addresses refused with 550 5.1.1, once per refusal.
+    public func refusedAddresses() -> [String] {
+        let text = (try? String(contentsOf: directory.appendingPathComponent("refused.txt"), encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").map(String.init)
+    }
+
     public var connectionCount: Int {
         (try? String(contentsOf: directory.appendingPathComponent("connections.txt"), encoding: .utf8)).flatMap { Int($0) } ?? 0
     }

@@ -20,6 +20,16 @@ public enum TestServer {
         }
     }()
 
+    /// A libpq connection string for `database` on the test server, for child processes.
+    public static func connectionString(database: String) -> String {
+        let base = configuration.connectionString
+        if base.hasPrefix("postgres://") || base.hasPrefix("postgresql://"), var components = URLComponents(string: base) {
+            components.path = "/" + database
+            return components.string ?? base
+        }
+        return base + " dbname='\(database)'"
+    }
+
     /// The repository root, found from this file's path.
     public static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -10,17 +10,17 @@ actor RateLimiter {
         interval = .nanoseconds(1_000_000_000 / Int64(max(rate, 1)))
     }
 
-    /// Waits for this caller's slot.
-    nonisolated func wait() async throws {
-        let slot = await reserve()
+    /// Reserves `count` consecutive slots and waits until the last one has come.
+    nonisolated func wait(for count: Int) async throws {
+        let slot = await reserve(count)
         if slot > .now { try await Task.sleep(until: slot, clock: .continuous) }
     }
 
-    private func reserve() -> ContinuousClock.Instant {
+    private func reserve(_ count: Int) -> ContinuousClock.Instant {
         let now = ContinuousClock.Instant.now
-        let slot = max(now, next)
-        next = slot + interval
-        return slot
+        let first = max(now, next)
+        next = first + interval * count
+        return first + interval * (count - 1)
     }
 }
 

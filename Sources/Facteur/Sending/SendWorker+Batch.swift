@@ -27,7 +27,9 @@ extension SendWorker {
     /// Claims and sends one batch of `campaign`; returns how many messages it claimed (0: none due).
     func processBatch(campaign id: Int64) async throws -> Int {
         let prepared = try await composers.prepared(id)
-        let limit = prepared.rate.map { min(settings.batchSize, max(1, $0.perSecond)) } ?? settings.batchSize
+        // A rate-limited campaign goes in batches of a quarter second's worth, so the time between the
+        // last check and the send stays short and the rate stays even.
+        let limit = prepared.rate.map { min(settings.batchSize, max(1, $0.perSecond / 4)) } ?? settings.batchSize
         let claimed = try await database.pool.query(
             database.sql("messages-claim", id, limit, settings.id, settings.leaseSeconds))
         guard !claimed.isEmpty else { return 0 }
@@ -76,6 +78,8 @@ extension SendWorker {
                 case nil: outcomes.append(.released(id: messageID))  // erased meanwhile; the next claim skips it
                 }
             }
+            // The campaign's rate: wait for this batch's slots before the last check, not after it.
+            try await campaign.rate?.limiter.wait(for: ready.count)
             // The last check, as late as possible before SMTP: an unsubscribe, bounce or pause that
             // committed since the claim stops the message here.
             let sendable = try await stillSendable(ready.map(\.id))
@@ -137,7 +141,7 @@ extension SendWorker {
         return sendable
     }
 
-    /// Waits for the domain and rate limits, checks the campaign is still sending, sends.
+    /// Waits for the domain's limit, checks the campaign is still sending, sends.
     private func deliver(_ message: Prepared, campaign: ComposerCache.Campaign) async -> Outcome {
         await domains.acquire(message.domain)
         let outcome = await send(message, campaign: campaign)
@@ -146,11 +150,6 @@ extension SendWorker {
     }
 
     private func send(_ message: Prepared, campaign: ComposerCache.Campaign) async -> Outcome {
-        do {
-            try await campaign.rate?.limiter.wait()
-        } catch {
-            return .released(id: message.id)
-        }
         guard control.isSending(campaign.composer.campaign.id) else { return .released(id: message.id) }
         let started = ContinuousClock.now
         do {

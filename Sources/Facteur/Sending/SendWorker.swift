@@ -145,13 +145,14 @@ public final class SendWorker: Service, Sendable {
     }
 
     /// Every second: which campaigns are sending (a missed NOTIFY costs a second at most);
-    /// every 15 s: reclaim expired leases and sample the queue depth.
+    /// every quarter lease (15 s at most): reclaim expired leases and sample the queue depth.
     private func housekeeping() async {
         var tick = 0
+        let period = max(1, min(15, Int(settings.leaseSeconds / 4)))
         while !stopping {
             do {
                 try await refreshCampaigns()
-                if tick % 15 == 0 {
+                if tick % period == 0 {
                     let reclaimed = try await reclaimExpiredLeases()
                     if reclaimed > 0 { logger.warning("reclaimed messages with expired leases", metadata: ["count": "\(reclaimed)"]) }
                     let depth = try await database.pool.query(database.sql("messages-queue-depth"))[0].decode(Int.self, "n")

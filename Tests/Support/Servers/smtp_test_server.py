@@ -10,30 +10,42 @@ Binds 127.0.0.1 on a free port and writes that port to --port-file once listenin
 message is stored raw (exactly the bytes after dot-unstuffing) as N.eml, with its envelope in N.json.
 Connections are counted in connections.txt. Recipients whose local part starts with one of these
 inject faults:
-    soft-...   RCPT gets 450 4.2.0      hard-...  RCPT gets 550 5.1.1
+    soft-...   RCPT gets 450 4.2.0      hard-...  RCPT gets 550 5.1.1 (each listed in refused.txt)
     drop-...   the connection is dropped after the body, without a reply
     bye-...    RCPT gets 421 and the connection is closed
+With --chaos P (and --seed), any RCPT also gets 451 4.3.0 or 421 (closing the connection) with
+probability P, and any DATA is dropped without a reply (and not stored) with probability P/2.
 """
 
 import argparse
 import asyncio
 import json
 import os
+import random
 import ssl
 
 from aiosmtpd.smtp import SMTP, AuthResult
 
 
 class Recorder:
-    def __init__(self, directory):
+    def __init__(self, directory, chaos=0.0, seed=None):
         self.directory = directory
         self.count = 0
+        self.chaos = chaos
+        self.random = random.Random(seed)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@")[0]
+        if self.chaos and self.random.random() < self.chaos:
+            if self.random.random() < 0.5:
+                return "451 4.3.0 Temporary failure, try again"
+            session.bye = True
+            return "421 4.3.2 Too busy, closing"
         if local.startswith("soft-"):
             return "450 4.2.0 Mailbox busy, try later"
         if local.startswith("hard-"):
+            with open(os.path.join(self.directory, "refused.txt"), "a") as f:
+                f.write(address + "\n")
             return "550 5.1.1 No such user"
         if local.startswith("bye-"):
             session.bye = True
@@ -43,7 +55,8 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if any(r.split("@")[0].startswith("drop-") for r in envelope.rcpt_tos):
+        dropped = self.chaos and self.random.random() < self.chaos / 2
+        if dropped or any(r.split("@")[0].startswith("drop-") for r in envelope.rcpt_tos):
             server.transport.close()
             return "451 dropped"
         self.count += 1
@@ -85,6 +98,8 @@ def main():
     parser.add_argument("--smtputf8", action="store_true")
     parser.add_argument("--size", type=int, default=33554432)
     parser.add_argument("--idle-timeout", type=float, default=300, help="server closes idle sessions with 421")
+    parser.add_argument("--chaos", type=float, default=0.0, help="probability of a random 451/421 at RCPT, half that of a dropped DATA")
+    parser.add_argument("--seed", type=int, help="makes --chaos repeatable")
     args = parser.parse_args()
 
     context = None
@@ -98,7 +113,7 @@ def main():
         return AuthResult(success=ok, handled=False)
 
     CountingSMTP.directory = args.mail_dir
-    handler = Recorder(args.mail_dir)
+    handler = Recorder(args.mail_dir, chaos=args.chaos, seed=args.seed)
     kwargs = dict(
         data_size_limit=args.size,
         enable_SMTPUTF8=args.smtputf8,
