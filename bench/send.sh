@@ -107,7 +107,7 @@ for mode in $modes; do
         INSERT INTO subscriptions (subscriber_id, topic_id, status, source) SELECT id, 1, 'subscribed', 'import' FROM subscribers;"
     "$psql_bin" -X -q -v ON_ERROR_STOP=1 -At -d bench_send -v html="$(cat "$work/template.html")" \
         -v subject="$(cat "$work/subject.txt")" <<'SQL'
-INSERT INTO templates (name, subject, html) VALUES ('bench', :'subject', :'html');
+INSERT INTO templates (name, subject, html, layout) VALUES ('bench', :'subject', :'html', 'default');
 INSERT INTO campaigns (name, subject, from_name, from_email, template_id, topic_id)
 VALUES ('Soldes', :'subject', 'Maison Lumière', 'bonjour@maison-lumiere.example.fr', 1, 1);
 SQL

@@ -226,3 +226,79 @@ enum FacteurBinary {
         throw TestSetupError(description: "no facteur executable beside \(directory.path): run `swift build --build-tests` first")
     }
 }
+
+@Suite(.enabled(if: ExternalTools.available { ExternalTools.hasAiosmtpd }, "needs aiosmtpd (pip install aiosmtpd)"))
+struct WorkerControlTests {
+    @Test func a_pause_stops_sending_within_a_second_and_resume_finishes_the_campaign() async throws {
+        let server = try await ServerProcess.aiosmtpd()
+        defer { server.stop() }
+        // 40 messages a second: 200 messages take five seconds.
+        try await SendWorkerTests.withCampaign(people: 200, extra: #""rate_limit": 40"#) { setup in
+            let pool = setup.api.database.pool
+            let transport = try SMTPMailTransport(url: "smtp://127.0.0.1:\(server.port)?max_connections=2", logger: WorkerFaultTests.logger)
+            var settings = SendWorkerSettings(id: "control")
+            settings.retryBase = 0.05
+            let worker = SendWorker(
+                database: setup.api.database, transport: transport, links: testLinks, assembler: MessageAssembler(signers: []),
+                layouts: .none, settings: settings, logger: WorkerFaultTests.logger,
+                listener: PostgresListener(configuration: pool.configuration, channels: [Campaigns.channel]))
+            let running = Task { try await worker.run() }
+            try await WorkerFaultTests.waitUntil("40 are sent") { try await WorkerFaultTests.statuses(pool)["sent", default: 0] >= 40 }
+            #expect(try await setup.api.send(.post, "/api/campaigns/\(setup.campaign)/pause").status == .ok)
+            try await Task.sleep(for: .seconds(1))
+            let afterOneSecond = try await WorkerFaultTests.statuses(pool)
+            try await Task.sleep(for: .seconds(1.5))
+            let later = try await WorkerFaultTests.statuses(pool)
+            #expect(afterOneSecond["sent"] == later["sent"], "nothing is sent more than a second after the pause")
+            #expect(later["sending", default: 0] == 0, "claimed messages were given back")
+            #expect(later["sent", default: 0] < 200)
+
+            #expect(try await setup.api.send(.post, "/api/campaigns/\(setup.campaign)/resume").status == .ok)
+            try await WorkerFaultTests.waitUntil("the campaign is finished") { try await WorkerFaultTests.finished(pool) }
+            running.cancel()
+            _ = try? await running.value
+            await transport.close()
+            #expect(try await WorkerFaultTests.statuses(pool) == ["sent": 200])
+            let receipts = try WorkerFaultTests.receipts(server)
+            #expect(receipts.count == 200 && receipts.values.allSatisfy { $0 == 1 })
+        }
+    }
+
+    @Test func sigterm_finishes_what_is_in_flight_gives_back_the_rest_and_metrics_count_it() async throws {
+        let binary = try FacteurBinary.path()
+        let server = try await ServerProcess.aiosmtpd()
+        defer { server.stop() }
+        try await SendWorkerTests.withCampaign(people: 300, extra: #""rate_limit": 50"#) { setup in
+            let pool = setup.api.database.pool
+            let port = try ServerProcess.freePort()
+            let log = server.directory.appendingPathComponent("worker.log").path
+            let worker = try ChildProcess(
+                binary, ["worker"],
+                environment: [
+                    "DATABASE_URL": TestServer.connectionString(database: pool.configuration.database ?? ""),
+                    "FACTEUR_HOME": testHome.root.path, "FACTEUR_SECRET": String(repeating: "s", count: 32),
+                    "SMTP_URL": "smtp://127.0.0.1:\(server.port)", "FACTEUR_WORKER_PORT": "\(port)", "LOG_LEVEL": "info",
+                ], log: log)
+            defer { worker.terminate() }
+            try await WorkerFaultTests.waitUntil("50 are sent") {
+                guard worker.isRunning else { throw TestSetupError(description: "the worker exited: \(WorkerFaultTests.tail(log))") }
+                return try await WorkerFaultTests.statuses(pool)["sent", default: 0] >= 50
+            }
+            let metrics = String(
+                decoding: try ExternalCommand.run("/usr/bin/env", ["curl", "-sf", "http://127.0.0.1:\(port)/metrics"]), as: UTF8.self)
+            #expect(metrics.contains(#"facteur_messages_total{outcome="sent"}"#), "\(metrics.prefix(500))")
+            #expect(metrics.contains("facteur_smtp_send_seconds"))
+            #expect(metrics.contains("facteur_queue_depth"))
+
+            kill(worker.pid, SIGTERM)
+            try await WorkerFaultTests.waitUntil("the worker has exited", timeout: .seconds(10)) { !worker.isRunning }
+            #expect(worker.wait() == 0, "a clean exit: \(WorkerFaultTests.tail(log))")
+            let counts = try await WorkerFaultTests.statuses(pool)
+            #expect(counts["sending", default: 0] == 0, "nothing is left claimed")
+            #expect(counts["sent", default: 0] + counts["queued", default: 0] == 300)
+            let receipts = try WorkerFaultTests.receipts(server)
+            #expect(receipts.count == counts["sent"], "what the database calls sent is what the server received")
+            #expect(receipts.values.allSatisfy { $0 == 1 })
+        }
+    }
+}

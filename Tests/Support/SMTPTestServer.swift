@@ -84,7 +84,7 @@ public final class ServerProcess: @unchecked Sendable {
         (try? String(contentsOf: directory.appendingPathComponent("connections.txt"), encoding: .utf8)).flatMap { Int($0) } ?? 0
     }
 
-    private static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestSetupError(description: "socket() failed") }
         defer { close(fd) }

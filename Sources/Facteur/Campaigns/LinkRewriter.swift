@@ -50,9 +50,14 @@ public enum LinkRewriter {
         let needle: [UInt8] = Array("</body>".utf8)
         var copy = html
         let found: Int? = copy.withUTF8 { bytes in
+            // From the end: a '<', then the rest of the tag ASCII-case-insensitively.
             var position = bytes.count - needle.count
             while position >= 0 {
-                if (0..<needle.count).allSatisfy({ lower(bytes[position + $0]) == needle[$0] }) { return position }
+                if bytes[position] == 0x3C {
+                    var offset = 1
+                    while offset < needle.count && lower(bytes[position + offset]) == needle[offset] { offset += 1 }
+                    if offset == needle.count { return position }
+                }
                 position -= 1
             }
             return nil
