@@ -42,8 +42,9 @@ struct SendLimitsTests {
         let start = ContinuousClock.now
         for _ in 0..<5 { try await limiter.wait(for: 10) }
         let elapsed = ContinuousClock.now - start
-        // 50 slots at 10 ms: the last batch's last slot comes 490 ms after the first.
-        #expect(elapsed >= .milliseconds(480) && elapsed < .milliseconds(900), "\(elapsed)")
+        // 50 slots at 10 ms: the last batch's last slot comes 490 ms after the first, never sooner
+        // (on a loaded machine it can come later; the limit is a ceiling on the rate).
+        #expect(elapsed >= .milliseconds(480), "\(elapsed)")
     }
 
     @Test func bad_worker_settings_are_refused_with_the_variable_named() {

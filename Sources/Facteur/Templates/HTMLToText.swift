@@ -112,7 +112,7 @@ public enum HTMLToText {
                         out.append(0x20)
                     }
                 case .cell:
-                    if closing { out.append(0x20) }
+                    if closing, out.last != 0x20 { out.append(0x20) }  // one space between cells, never two
                 case .hr:
                     out.append(contentsOf: "\n----\n".utf8)
                 case .img:
@@ -161,8 +161,14 @@ public enum HTMLToText {
             out.append(contentsOf: UnsafeBufferPointer(rebasing: src[i..<j]))
             i = j
         }
-        let decoded = decodeEntities(out)
-        if decoded.contains(0x0D) {  // "\r\n" is one Character for the original's split: use its rules
+        return normalizeLines(decodeEntities(out))
+    }
+
+    /// The last step of a conversion: every line trimmed, runs of empty lines folded into one, no
+    /// empty lines at the ends. A text rendered from a derived text template gets it too.
+    static func normalizeLines(_ decoded: [UInt8]) -> String {
+        let hasCR = decoded.withUnsafeBufferPointer { $0.baseAddress.map { memchr($0, 0x0D, decoded.count) != nil } ?? false }
+        if hasCR {  // "\r\n" is one Character for the original's split: use its rules
             let s = String(decoding: decoded, as: UTF8.self)
             let lines = s.split(separator: "\n", omittingEmptySubsequences: false).map {
                 String(decoding: trim(Array($0.utf8)[...]), as: UTF8.self)
@@ -183,9 +189,14 @@ public enum HTMLToText {
             result.append(contentsOf: line)
             first = false
         }
-        while lineStart <= decoded.count {
-            var lineEnd = lineStart
-            while lineEnd < decoded.count && decoded[lineEnd] != 0x0A { lineEnd += 1 }
+        let count = decoded.count
+        while lineStart <= count {
+            let lineEnd = decoded.withUnsafeBufferPointer { bytes -> Int in
+                guard lineStart < count, let base = bytes.baseAddress, let hit = memchr(base + lineStart, 0x0A, count - lineStart) else {
+                    return count
+                }
+                return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            }
             let line = trim(decoded[lineStart..<lineEnd])
             if line.isEmpty {
                 if !lastEmpty {

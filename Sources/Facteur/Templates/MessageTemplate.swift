@@ -12,7 +12,13 @@ public struct MessageTemplate: Sendable {
     let subjectVariants: [MustacheTemplate]
     let html: MustacheTemplate
     let text: MustacheTemplate?
+    /// Without a text part of its own: the text template derived once from the HTML, when the
+    /// derivation is exact for this template (see `DerivedText`); else each message's HTML is converted.
+    let derivedText: MustacheTemplate?
     let library: MustacheLibrary
+
+    /// Whether the text part comes from a text template derived once (else each message's HTML is converted).
+    public var derivesText: Bool { derivedText != nil }
 
     /// What a message looks like for one subscriber.
     public struct Rendered: Sendable, Equatable {
@@ -50,13 +56,21 @@ public struct MessageTemplate: Sendable {
         self.html = try Self.parse(htmlSource, part: "html", offset: 0)
         self.text = try text.map { try Self.parse("{{% CONTENT_TYPE: TEXT}}" + $0, part: "text", offset: 0) }
         self.library = layouts.library
+        derivedText = text == nil ? DerivedText.template(html: html, htmlTemplate: self.html, layout: layout, layouts: layouts) : nil
     }
 
     /// Renders one message. `context` holds plain values: String, numbers, Bool, arrays and
     /// `[String: Any]` dictionaries (see `MessageContext`). `subjectVariant` picks an A/B subject.
     public func render(_ context: [String: Any], subjectVariant: Int? = nil) -> Rendered {
         let html = self.html.render(context, library: library)
-        let text = self.text?.render(context, library: library) ?? HTMLToText.convert(html)
+        let text: String
+        if let template = self.text {
+            text = template.render(context, library: library)
+        } else if let derivedText {
+            text = DerivedText.finish(derivedText.render(context, library: library))
+        } else {
+            text = HTMLToText.convert(html)
+        }
         let subjectTemplate = subjectVariant.flatMap { subjectVariants.indices.contains($0) ? subjectVariants[$0] : nil } ?? self.subject
         let subject = subjectTemplate.render(context, library: library).replacingOccurrences(of: "\r", with: " ")
             .replacingOccurrences(of: "\n", with: " ")
@@ -86,13 +100,19 @@ public struct EmailLayouts: Sendable {
     public let library: MustacheLibrary
     /// File names without `.mustache`.
     public let names: Set<String>
+    /// Their sources, by name, from which a campaign's text part is derived (see `DerivedText`).
+    let sources: [String: String]
 
-    public static let none = EmailLayouts(library: MustacheLibrary(), names: [])
+    public static let none = EmailLayouts(library: MustacheLibrary(), names: [], sources: [:])
 
     /// Loads every `*.mustache` under `directory`; a missing directory means no layouts.
     public static func load(from directory: URL) async throws -> EmailLayouts {
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return .none }
-        let names = Set(files.filter { $0.hasSuffix(".mustache") }.map { String($0.dropLast(".mustache".count)) })
-        return EmailLayouts(library: try await MustacheLibrary(directory: directory.path), names: names)
+        var sources: [String: String] = [:]
+        for file in files where file.hasSuffix(".mustache") {
+            sources[String(file.dropLast(".mustache".count))] = try String(
+                contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+        }
+        return EmailLayouts(library: try await MustacheLibrary(directory: directory.path), names: Set(sources.keys), sources: sources)
     }
 }
