@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Facteur
@@ -64,18 +65,6 @@ private func parse(
 
 private func parse(_ text: String, maxFieldBytes: Int = 64 * 1024, maxFields: Int = 1000) -> [Outcome] {
     parse(Array(text.utf8), maxFieldBytes: maxFieldBytes, maxFields: maxFields)
-}
-
-/// Deterministic generator for the randomized tests.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// Compares long outcome lists, reporting only the first difference.
@@ -279,7 +268,7 @@ private func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
 
     @Test func utf8ValidatorAgreesWithStandardLibrary() {
         guard #available(macOS 15, *) else { return }  // String(validating:as:)
-        var rng = SplitMix64(state: 42)
+        var rng = SeededRandom(seed: 42)
         let interesting: [UInt8] = [
             0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF,
             0xE0, 0xE1, 0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF,
@@ -432,7 +421,7 @@ private func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
     }
 
     @Test func randomChunkingOfALargerInput() {
-        var rng = SplitMix64(state: 7)
+        var rng = SeededRandom(seed: 7)
         var writer: [UInt8] = []
         let csv = CSVWriter()
         for i in 0..<2000 {
@@ -535,7 +524,7 @@ private func lineBreaks(in bytes: ArraySlice<UInt8>) -> Int {
     }
 
     @Test func roundTripOfRandomFields() {
-        var rng = SplitMix64(state: 2024)
+        var rng = SeededRandom(seed: 2024)
         let pieces = ["a", "Z", "0", " ", ",", "\"", "\r", "\n", "\r\n", "é", "日本", "🙂", "'", "=", "\t", "\u{FEFF}", "ab cd"]
         var records: [[String]] = []
         for _ in 0..<3000 {

@@ -1,5 +1,6 @@
 import Facteur
 import Foundation
+import TestSupport
 import Testing
 
 /// Pins HTMLToText's output on 400 generated documents, so a faster rewrite cannot change what
@@ -34,7 +35,7 @@ struct HTMLToTextCorpusTests {
     /// alt, lists, tables, skipped elements, entities, odd whitespace, CRLF, uppercase and
     /// unclosed tags, non-ASCII text and a stray '<'.
     static func corpus(count: Int = 400) -> [String] {
-        var random = SplitMix(seed: 0x0FAC_7E0F)
+        var random = SeededRandom(seed: 0x0FAC_7E0F)
         let pieces = [
             "<p>", "</p>", "<div>", "</div>", "<br>", "<br/>", "<BR>", "<h1>", "</h1>", "<li>", "</li>", "<ul>", "</ul>", "<td>", "</td>",
             "<tr>", "</tr>", "<table>", "</table>", "<hr>", "<img alt=\"Logo\" src=\"x.png\">", "<img src='y.png' ALT='Photo d’été'>",
@@ -52,16 +53,4 @@ struct HTMLToTextCorpusTests {
         }
     }
 
-    /// A small deterministic generator (SplitMix64): the corpus is the same on every machine.
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 }

@@ -83,14 +83,8 @@ struct DKIMCanonicalizationTests {
 /// Random bodies from an alphabet rich in whitespace and line-break pieces, so that
 /// the word-at-a-time fast path and its fallbacks are all exercised.
 private func randomBodies(count: Int, seed: UInt64, endWithCRLF: Bool) -> [[UInt8]] {
-    var state = seed
-    func next() -> UInt64 {  // SplitMix64
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var random = SeededRandom(seed: seed)
+    func next() -> UInt64 { random.next() }
     let pieces: [[UInt8]] = [
         bytes("a"), bytes("b"), bytes("word"), bytes("=20"), bytes(" "), bytes(" "), bytes("  "), bytes("\t"),
         bytes("\r\n"), bytes("\r\n"), bytes("\r"), bytes("\n"), bytes("é"), bytes("abcdefghijkl"), bytes("x y z w v"),

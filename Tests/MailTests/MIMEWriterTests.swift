@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Mail
@@ -170,7 +171,7 @@ private func checkLines(_ raw: [UInt8], bodyLimit: Int = 78, sourceLocation: Sou
 
     @Test func quotedPrintableRoundTripsRandomText() throws {
         let pieces = ["a", "b", "Z", " ", "  ", "\t", "=", "é", "€", "😀", "\n", "\r\n", "\r", ".", "From ", "=3D", "~", "\u{0}", "\u{7F}"]
-        var rng = MIMETestRandom(seed: 42)
+        var rng = SeededRandom(seed: 42)
         for round in 0..<400 {
             var text = ""
             let count = Int(rng.next() % 300)
@@ -196,7 +197,7 @@ private func checkLines(_ raw: [UInt8], bodyLimit: Int = 78, sourceLocation: Sou
 
     @Test func randomBodiesRenderAndDecode() throws {
         let pieces = ["word ", "  ", "\t", "=", "é", "€", "漢字", "😀", "\n", "\r\n", "\r", "\u{0}", "--=_", ".", "trailing \n"]
-        var rng = MIMETestRandom(seed: 99)
+        var rng = SeededRandom(seed: 99)
         for round in 0..<200 {
             var text = ""
             for _ in 0..<Int(rng.next() % 200) {
@@ -254,18 +255,5 @@ private func checkLines(_ raw: [UInt8], bodyLimit: Int = 78, sourceLocation: Sou
         }
         #expect(first != second)
         #expect(!clashing.withUnsafeBufferPointer { MIMEAssembler.contains($0, second) })
-    }
-}
-
-/// A seeded generator so the random tests are reproducible.
-struct MIMETestRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

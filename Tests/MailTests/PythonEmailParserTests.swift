@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Mail
@@ -219,7 +220,7 @@ private func makeCases() throws -> [Case] {
             name = name.trimmingCharacters(in: .whitespaces)
             return name.isEmpty ? "x" : name
         }
-        var rng = MIMETestRandom(seed: 7)
+        var rng = SeededRandom(seed: 7)
         var messages: [Message] = []
         for _ in 0..<60 {
             func randomText(_ maxLength: Int) -> String {
