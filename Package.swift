@@ -97,7 +97,8 @@ let package = Package(
         ),
         .target(name: "FacteurTestSupport", dependencies: ["Facteur", "TestSupport"], path: "Tests/FacteurSupport"),
         .testTarget(
-            name: "FacteurTests", dependencies: ["Facteur", "FacteurTestSupport", .product(name: "Logging", package: "swift-log")],
+            name: "FacteurTests",
+            dependencies: ["Facteur", "FacteurTestSupport", "SMTP", .product(name: "Logging", package: "swift-log")],
             exclude: ["Fixtures"]),
         .testTarget(
             name: "FacteurHTTPTests",

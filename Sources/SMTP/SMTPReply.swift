@@ -88,6 +88,9 @@ struct SMTPReplyDecoder {
 
     mutating func append(_ bytes: ByteBuffer) {
         var bytes = bytes
+        // Everything before was consumed: start over at the buffer's beginning, so a connection
+        // that lives for a thousand messages does not grow its buffer with their replies.
+        if buffer.readableBytes == 0 { buffer.clear() }
         buffer.writeBuffer(&bytes)
     }
 

@@ -302,3 +302,28 @@ struct WorkerControlTests {
         }
     }
 }
+
+@Suite("Send worker during an SMTP outage")
+struct SMTPOutageTests {
+    @Test func an_unreachable_server_delays_messages_without_using_up_their_attempts() async throws {
+        // A port where nothing listens: every connection is refused.
+        let port = try ServerProcess.freePort()
+        try await SendWorkerTests.withCampaign(people: 5) { setup in
+            let transport = try SMTPMailTransport(url: "smtp://127.0.0.1:\(port)?timeout=2", logger: WorkerFaultTests.logger)
+            let worker = try setup.worker(transport: transport) {
+                $0.maxAttempts = 1
+                $0.retryBase = 60
+            }
+            #expect(try await worker.sendDue() == 5)
+            await transport.close()
+            let rows = try await setup.api.database.pool.query(
+                "SELECT status, attempts, smtp_reply, next_attempt_at > now() AS later FROM messages")
+            for row in rows {
+                #expect(try row.decode(String.self, "status") == "queued", "an outage fails nothing, even with one attempt allowed")
+                #expect(try row.decode(Int.self, "attempts") == 0)
+                #expect(try row.decode(Bool.self, "later"))
+                #expect(try row.decode(String?.self, "smtp_reply")?.isEmpty == false)
+            }
+        }
+    }
+}

@@ -74,5 +74,7 @@ struct DerivedTextTests {
         #expect(DerivedText.flatten(html: "x", layout: "missing", sources: sources) == nil)
         #expect(DerivedText.flatten(html: "{{>nope}}", layout: nil, sources: sources) == nil)
         #expect(DerivedText.flatten(html: "x", layout: "sig", sources: sources) == nil, "a layout without a content block")
+        // Block tags in the campaign's own HTML are not expanded into themselves (this looped).
+        #expect(DerivedText.flatten(html: "{{$content}}x{{/content}}", layout: "outer", sources: sources) == nil)
     }
 }

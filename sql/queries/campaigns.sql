@@ -101,7 +101,8 @@ SELECT id FROM messages WHERE campaign_id = $1 AND subscriber_id = $2
 
 -- name: campaign-ab-split
 -- A/B subject test: a random test share of the queued audience gets variants 0..n-1 in turn;
--- the rest waits (next_attempt_at) until the winner is chosen after the test's wait.
+-- the rest is held (next_attempt_at = infinity) until the scheduler chooses the winner after
+-- the test's wait and releases it (campaign-ab-release).
 WITH audience AS (
     SELECT id, row_number() OVER (ORDER BY random()) AS position, count(*) OVER () AS total
       FROM messages WHERE campaign_id = $1
@@ -111,7 +112,7 @@ WITH audience AS (
      WHERE m.id = a.id AND a.position <= ceil(a.total * $3::float8)
     RETURNING m.id
 )
-UPDATE messages SET next_attempt_at = now() + make_interval(secs => $4)
+UPDATE messages SET next_attempt_at = 'infinity'
  WHERE campaign_id = $1 AND id NOT IN (SELECT id FROM tested)
 
 -- name: campaigns-due

@@ -61,12 +61,14 @@ INSERT INTO events (type, subscriber_id, campaign_id, message_id, occurred_at)
 SELECT 'sent', subscriber_id, campaign_id, id, now() FROM done
 
 -- name: messages-retry
--- A transient failure: back to the queue after $3 seconds (backoff with jitter).
+-- A transient failure: back to the queue after $3 seconds (backoff with jitter). $4 says which
+-- attempts do not count (the server was unavailable, not the message at fault).
 UPDATE messages m
    SET status = 'queued', smtp_reply = r.reply, next_attempt_at = now() + make_interval(secs => r.delay::float8),
+       attempts = m.attempts - CASE WHEN r.refund = 'true' THEN 1 ELSE 0 END,
        locked_by = NULL, locked_until = NULL
-  FROM unnest($1::bigint[], $2::text[], $3::text[]) AS r(id, reply, delay)
- WHERE m.id = r.id AND m.status = 'sending' AND m.locked_by = $4
+  FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS r(id, reply, delay, refund)
+ WHERE m.id = r.id AND m.status = 'sending' AND m.locked_by = $5
 
 -- name: messages-failed
 -- A permanent failure (5xx, or transient ones past the attempt limit): failed, with a

@@ -49,6 +49,7 @@ public struct CampaignScheduler: Service {
     public func tick() async throws -> Report {
         let database = campaigns.database
         var report = Report()
+        // One campaign's failure is logged and does not hold up the others.
         for row in try await database.pool.query(database.sql("campaigns-due")) {
             let id = try row.decode(Int64.self, "id")
             do {
@@ -56,11 +57,17 @@ public struct CampaignScheduler: Service {
                 report.started.append(id)
             } catch let error as FacteurError where error.kind == .conflict {
                 continue  // another scheduler started it, or it was cancelled meanwhile
+            } catch {
+                logger.error("could not start a scheduled campaign", metadata: ["campaign": "\(id)", "error": "\(error)"])
             }
         }
         for row in try await database.pool.query(database.sql("campaigns-ab-due")) {
             let id = try row.decode(Int64.self, "id")
-            if let winner = try await judge(campaign: id) { report.winners[id] = winner }
+            do {
+                if let winner = try await judge(campaign: id) { report.winners[id] = winner }
+            } catch {
+                logger.error("could not judge an A/B test", metadata: ["campaign": "\(id)", "error": "\(error)"])
+            }
         }
         report.finished = try await database.pool.query(database.sql("campaigns-finish")).map { try $0.decode(Int64.self, "id") }
         return report

@@ -47,7 +47,7 @@ extension Campaigns {
             if !links.isEmpty { try await tx.execute(database.sql("campaign-links-record", id, links)) }
             let queued = try await tx.execute(database.sql("campaign-materialize", id, campaign.topicID))
             if let test = campaign.abTest {
-                try await tx.execute(database.sql("campaign-ab-split", id, test.subjects.count, test.testShare, Double(test.waitSeconds)))
+                try await tx.execute(database.sql("campaign-ab-split", id, test.subjects.count, test.testShare))
             }
             try await tx.execute("SELECT pg_notify(\(Self.channel), \("start:\(id)"))")
             return queued

@@ -12,11 +12,17 @@ public struct DeliveryError: Error, Sendable, CustomStringConvertible {
     public var mailboxUnknown: Bool
     /// The server's reply, or what went wrong when there was none.
     public var reply: String
+    /// False when the failure says nothing about this message: the server is down or refuses our
+    /// connection, credentials or sender. Such retries do not use up the message's attempts, so an
+    /// outage of any length never fails a campaign.
+    public var countsAsAttempt: Bool
 
-    public init(_ kind: Kind, reply: String, mailboxUnknown: Bool = false) {
+    public init(_ kind: Kind, reply: String, mailboxUnknown: Bool = false, countsAsAttempt: Bool = true) {
         self.kind = kind
-        self.reply = reply
+        // PostgreSQL's text cannot hold NUL; a hostile or broken server must not make results unwritable.
+        self.reply = reply.contains("\u{0}") ? reply.replacingOccurrences(of: "\u{0}", with: "") : reply
         self.mailboxUnknown = mailboxUnknown
+        self.countsAsAttempt = countsAsAttempt
     }
 
     public var description: String { "\(kind == .transient ? "transient" : "permanent") delivery failure: \(reply)" }

@@ -31,22 +31,22 @@ public struct SMTPMailTransport: ClosableTransport {
     }
 
     /// The worker's view of an SMTP failure:
-    /// - transient (4xx, lost connection, timeout): retried with backoff;
-    /// - permanent for this message (5xx at MAIL, RCPT or DATA): failed, with a bounce; a 5.1.x
-    ///   status (the mailbox or domain does not exist) also suppresses the address;
-    /// - a problem with the server or our configuration (authentication refused, STARTTLS not
-    ///   offered, TLS failure): the message is not at fault, so it is retried like a transient
-    ///   failure, and the error is logged for the operator.
+    /// - 4xx for this message (greylisting, a full mailbox): retried with backoff, counting attempts;
+    /// - 5xx at RCPT, DATA or the final reply: failed, with a bounce; a 5.1.x status at RCPT (the
+    ///   mailbox or its domain does not exist) also suppresses the address;
+    /// - the server unreachable, the connection lost, a timeout, authentication or TLS refused,
+    ///   or our sender refused at MAIL FROM: nothing to do with this recipient, so the message is
+    ///   retried without using up its attempts, and the operator is told.
     static func classify(_ error: SMTPError, logger: Logger) -> DeliveryError {
         let reply = error.recipients.first(where: { !$0.isAccepted })?.reply ?? error.reply
         let text = reply.map { "\($0)" } ?? error.message
-        if error.scope == .configuration {
-            logger.error("SMTP server or configuration problem; messages will be retried", metadata: ["error": "\(error)"])
-            return DeliveryError(.transient, reply: text)
+        if error.scope == .configuration || error.phase == .mailFrom {
+            logger.error("SMTP server refuses our configuration or sender; messages will be retried", metadata: ["error": "\(error)"])
+            return DeliveryError(.transient, reply: text, countsAsAttempt: false)
         }
-        guard error.isPermanent, error.scope == .message else { return DeliveryError(.transient, reply: text) }
-        let status = reply?.enhancedCode
-        let unknown = status.map { $0.statusClass == 5 && $0.subject == 1 } ?? false
+        guard error.scope == .message else { return DeliveryError(.transient, reply: text, countsAsAttempt: false) }
+        guard error.isPermanent else { return DeliveryError(.transient, reply: text) }
+        let unknown = error.phase == .rcptTo && reply?.enhancedCode.map { $0.statusClass == 5 && $0.subject == 1 } == true
         return DeliveryError(.permanent, reply: text, mailboxUnknown: unknown)
     }
 }

@@ -18,7 +18,8 @@ extension SendWorker {
     /// What became of one message.
     enum Outcome: Sendable {
         case sent(id: Int64, reply: String, messageID: String)
-        case retry(id: Int64, reply: String, delay: Double)
+        /// `refund`: the attempt did not count (the server was unavailable).
+        case retry(id: Int64, reply: String, delay: Double, refund: Bool)
         case failed(id: Int64, reply: String, mailboxUnknown: Bool)
         /// Not sent: the campaign was paused or cancelled, or the person became ineligible.
         case released(id: Int64)
@@ -56,13 +57,20 @@ extension SendWorker {
                 loaded = try await composers.prepared(id)
             }
             let campaign = loaded
+            // Held messages of an A/B test (variant NULL) wait for the winner; should one be claimed
+            // before it is chosen, it is given back rather than sent with the campaign's plain subject.
+            var held: Set<Int64> = []
+            if campaign.composer.campaign.abTest != nil, campaign.composer.campaign.abTest?.winner == nil {
+                held = Set(toSend.filter { $0.variant == nil }.map(\.id))
+                outcomes += held.map { .released(id: $0) }
+            }
             let rows = try await database.pool.query(database.sql("subscribers-render-context", toSend.map(\.subscriber)))
             var contexts: [Int64: PostgresRow] = [:]
             for row in rows { contexts[try row.decode(Int64.self, "id")] = row }
 
             // Render in parallel (CPU work, on the cooperative pool's threads).
             let rendered = await withTaskGroup(of: (Int64, Result<Prepared, DeliveryError>?).self) { group in
-                for message in toSend {
+                for message in toSend where !held.contains(message.id) {
                     let row = contexts[message.subscriber]
                     group.addTask { (message.id, row.map { Self.render(message, row: $0, campaign: campaign) }) }
                 }
@@ -159,18 +167,24 @@ extension SendWorker {
             return .sent(id: message.id, reply: reply, messageID: message.messageID)
         } catch let error as DeliveryError {
             if error.kind == .permanent { return .failed(id: message.id, reply: error.reply, mailboxUnknown: error.mailboxUnknown) }
-            return retryOrFail(message, reply: error.reply)
+            return retryOrFail(message, reply: error.reply, counts: error.countsAsAttempt)
+        } catch is CancellationError {
+            return .released(id: message.id)  // shutting down: not the message's fault
         } catch {
-            return retryOrFail(message, reply: "\(error)")
+            return retryOrFail(message, reply: "\(error)", counts: true)
         }
     }
 
-    private func retryOrFail(_ message: Prepared, reply: String) -> Outcome {
+    private func retryOrFail(_ message: Prepared, reply: String, counts: Bool) -> Outcome {
+        guard counts else {
+            let delay = min(settings.retryMax, settings.retryBase) * Double.random(in: 0.5...1)
+            return .retry(id: message.id, reply: reply, delay: delay, refund: true)
+        }
         guard message.attempts < settings.maxAttempts else {
             return .failed(id: message.id, reply: "gave up after \(message.attempts) attempts: \(reply)", mailboxUnknown: false)
         }
         let backoff = min(settings.retryMax, settings.retryBase * pow(2, Double(message.attempts - 1)))
-        return .retry(id: message.id, reply: reply, delay: backoff * Double.random(in: 0.5...1))
+        return .retry(id: message.id, reply: reply, delay: backoff * Double.random(in: 0.5...1), refund: false)
     }
 
     /// Writes a batch's outcomes in one transaction. A database that is down (restarting) is
@@ -178,7 +192,7 @@ extension SendWorker {
     /// kept and written as soon as the database answers, for up to half a lease.
     func record(_ outcomes: [Outcome], campaign: Int64) async throws {
         var sent: (ids: [Int64], replies: [String], messageIDs: [String]) = ([], [], [])
-        var retry: (ids: [Int64], replies: [String], delays: [String]) = ([], [], [])
+        var retry: (ids: [Int64], replies: [String], delays: [String], refunds: [String]) = ([], [], [], [])
         var failed: (ids: [Int64], replies: [String], hard: [String]) = ([], [], [])
         var released: [Int64] = []
         for outcome in outcomes {
@@ -187,10 +201,11 @@ extension SendWorker {
                 sent.ids.append(id)
                 sent.replies.append(reply)
                 sent.messageIDs.append(messageID)
-            case .retry(let id, let reply, let delay):
+            case .retry(let id, let reply, let delay, let refund):
                 retry.ids.append(id)
                 retry.replies.append(reply)
                 retry.delays.append(String(delay))
+                retry.refunds.append(refund ? "true" : "false")
             case .failed(let id, let reply, let mailboxUnknown):
                 failed.ids.append(id)
                 failed.replies.append(reply)
@@ -209,7 +224,7 @@ extension SendWorker {
                         try await tx.execute(database.sql("messages-sent", sent.ids, sent.replies, sent.messageIDs, worker))
                     }
                     if !retry.ids.isEmpty {
-                        try await tx.execute(database.sql("messages-retry", retry.ids, retry.replies, retry.delays, worker))
+                        try await tx.execute(database.sql("messages-retry", retry.ids, retry.replies, retry.delays, retry.refunds, worker))
                     }
                     if !failed.ids.isEmpty {
                         try await tx.execute(database.sql("messages-failed", failed.ids, failed.replies, failed.hard, worker))
@@ -218,10 +233,12 @@ extension SendWorker {
                 }
                 break
             } catch {
-                guard ContinuousClock.now < deadline else { throw error }
+                // Only a database that is away (restarting, unreachable) is waited for; any other error
+                // would fail the same way again.
+                guard Self.isUnavailable(error), ContinuousClock.now < deadline else { throw error }
                 logger.warning(
                     "could not record send results; retrying", metadata: ["campaign": "\(campaign)", "error": "\(error)"])
-                try? await Task.sleep(for: pause)
+                await Self.sleepEvenIfCancelled(pause)
                 pause = min(pause * 2, .seconds(5))
             }
         }
@@ -232,10 +249,30 @@ extension SendWorker {
     }
 }
 
+extension SendWorker {
+    /// The database is away rather than refusing the statement: worth waiting for.
+    static func isUnavailable(_ error: any Error) -> Bool {
+        guard let error = error as? PostgresError else { return false }
+        if error.code == .connection || error.code == .poolTimeout { return true }
+        // 57P: the server is shutting down or starting up; 08: connection exceptions.
+        return error.code == .server && (error.sqlState?.hasPrefix("57P") == true || error.sqlState?.hasPrefix("08") == true)
+    }
+
+    /// Results must be written even while the task is being cancelled (a test stopping a worker):
+    /// `Task.sleep` would return at once and make this a busy loop.
+    static func sleepEvenIfCancelled(_ duration: Duration) async {
+        let (seconds, attoseconds) = duration.components
+        let nanoseconds = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { done.resume() }
+        }
+    }
+}
+
 extension SendWorker.Outcome {
     var id: Int64 {
         switch self {
-        case .sent(let id, _, _), .retry(let id, _, _), .failed(let id, _, _), .released(let id): id
+        case .sent(let id, _, _), .retry(let id, _, _, _), .failed(let id, _, _), .released(let id): id
         }
     }
 }

@@ -92,7 +92,12 @@ public final class SendWorker: Service, Sendable {
     /// Runs until graceful shutdown: batches in flight finish and their results are written;
     /// nothing new is claimed.
     public func run() async throws {
-        try await refreshCampaigns()
+        do {
+            try await refreshCampaigns()
+        } catch {
+            // A database still starting is no reason to stop: housekeeping asks again every second.
+            logger.warning("cannot read the sending campaigns yet", metadata: ["error": "\(error)"])
+        }
         await withDiscardingTaskGroup { group in
             if let listener {
                 group.addTask {
@@ -173,8 +178,10 @@ public final class SendWorker: Service, Sendable {
     }
 
     func refreshCampaigns() async throws {
+        let asked = ContinuousClock.now
         let ids = try await database.pool.query(database.sql("sending-campaigns")).map { try $0.decode(Int64.self, "id") }
-        control.replace(sending: ids)
+        control.replace(sending: ids, askedAt: asked)
+        await composers.retain(only: Set(ids))
     }
 
     /// Applies `pause:`, `resume:`, `cancel:`, `start:` and `winner:` notifications at once.
@@ -207,12 +214,18 @@ final class CampaignControl: Sendable {
     private struct State {
         var sending: [Int64] = []
         var idleUntil: [Int64: ContinuousClock.Instant] = [:]
+        /// When a pause or cancel arrived, so an answer to a question asked before it cannot undo it.
+        var stoppedAt: [Int64: ContinuousClock.Instant] = [:]
         var cursor = 0
     }
     private let state = Mutex(State())
 
-    func replace(sending ids: [Int64]) {
-        state.withLock { $0.sending = ids }
+    /// The database's list of sending campaigns, as asked at `askedAt`.
+    func replace(sending ids: [Int64], askedAt: ContinuousClock.Instant = .now) {
+        state.withLock { state in
+            state.sending = ids.filter { id in state.stoppedAt[id].map { $0 < askedAt } ?? true }
+            for (id, at) in state.stoppedAt where at < askedAt { state.stoppedAt[id] = nil }
+        }
     }
 
     func sendingCampaigns() -> [Int64] { state.withLock { $0.sending } }
@@ -220,13 +233,17 @@ final class CampaignControl: Sendable {
     func isSending(_ id: Int64) -> Bool { state.withLock { $0.sending.contains(id) } }
 
     func stop(_ id: Int64) {
-        state.withLock { $0.sending.removeAll { $0 == id } }
+        state.withLock {
+            $0.sending.removeAll { $0 == id }
+            $0.stoppedAt[id] = .now
+        }
     }
 
     func resume(_ id: Int64) {
         state.withLock {
             if !$0.sending.contains(id) { $0.sending.append(id) }
             $0.idleUntil[id] = nil
+            $0.stoppedAt[id] = nil
         }
     }
 

@@ -71,21 +71,26 @@ enum DerivedText {
     /// Replaces the layout's `{{$content}}…{{/content}}` with `content`, and every other block with
     /// its default text.
     static func fill(_ layout: String, content: String) -> String? {
-        var text = layout
+        // One pass over the layout: what is inserted is never scanned again (content holding block
+        // tags of its own must not be expanded into itself).
+        var output = ""
+        var cursor = layout.startIndex
         var filledContent = false
-        while let open = text.range(of: "{{$") {
-            guard let openEnd = text.range(of: "}}", range: open.upperBound..<text.endIndex) else { return nil }
-            let name = text[open.upperBound..<openEnd.lowerBound].trimmingCharacters(in: .whitespaces)
-            guard let close = text.range(of: "{{/\(name)}}", range: openEnd.upperBound..<text.endIndex) else { return nil }
+        while let open = layout.range(of: "{{$", range: cursor..<layout.endIndex) {
+            guard let openEnd = layout.range(of: "}}", range: open.upperBound..<layout.endIndex) else { return nil }
+            let name = layout[open.upperBound..<openEnd.lowerBound].trimmingCharacters(in: .whitespaces)
+            guard let close = layout.range(of: "{{/\(name)}}", range: openEnd.upperBound..<layout.endIndex) else { return nil }
+            output += layout[cursor..<open.lowerBound]
             if name == "content" {
-                text.replaceSubrange(open.lowerBound..<close.upperBound, with: content)
+                output += content
                 filledContent = true
             } else {
-                let inner = String(text[openEnd.upperBound..<close.lowerBound])
-                text.replaceSubrange(open.lowerBound..<close.upperBound, with: inner)
+                output += layout[openEnd.upperBound..<close.lowerBound]
             }
+            cursor = close.upperBound
         }
-        return filledContent ? text : nil
+        output += layout[cursor...]
+        return filledContent ? output : nil
     }
 
     static func inlinePartials(_ source: String, sources: [String: String], depth: Int) -> String? {
