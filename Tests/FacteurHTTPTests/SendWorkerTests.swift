@@ -177,4 +177,15 @@ struct SendWorkerTests {
             #expect(try await scheduler.tick().finished == [setup.campaign])
         }
     }
+
+    @Test func a_sending_campaigns_template_cannot_change_but_can_be_renamed() async throws {
+        try await Self.withCampaign(people: 2) { setup in
+            let changed = try await setup.api.send(.patch, "/api/templates/1", json: #"{"html": "<p>Other</p>"}"#)
+            #expect(changed.status == .conflict)
+            #expect(try changed.error("message")?.contains("campaign \(setup.campaign), which is sending") == true)
+            #expect(try await setup.api.send(.patch, "/api/templates/1", json: #"{"name": "Renamed"}"#).status == .ok)
+            _ = try await setup.api.send(.post, "/api/campaigns/\(setup.campaign)/cancel")
+            #expect(try await setup.api.send(.patch, "/api/templates/1", json: #"{"html": "<p>Other</p>"}"#).status == .ok)
+        }
+    }
 }

@@ -20,3 +20,8 @@ RETURNING id
 
 -- name: template-delete
 DELETE FROM templates WHERE id = $1 RETURNING id
+
+-- name: template-sending-campaign
+-- A campaign that is sending (or paused mid-send) with this template: its content is frozen, so
+-- every recipient of a campaign gets the same message.
+SELECT id FROM campaigns WHERE template_id = $1 AND status IN ('sending', 'paused') ORDER BY id LIMIT 1

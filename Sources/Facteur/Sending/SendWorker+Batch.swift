@@ -33,6 +33,9 @@ extension SendWorker {
         let limit = prepared.rate.map { min(settings.batchSize, max(1, $0.perSecond / 4)) } ?? settings.batchSize
         let claimed = try await database.pool.query(
             database.sql("messages-claim", id, limit, settings.id, settings.leaseSeconds))
+        // Past this, the lease may run out before a message is handed over (a slow server, a busy
+        // domain) and another worker may take it: such a message is given back instead of sent.
+        let sendBy = ContinuousClock.now + .seconds(settings.leaseSeconds * 0.8)
         guard !claimed.isEmpty else { return 0 }
         var toSend: [(id: Int64, subscriber: Int64, variant: Int?, attempts: Int)] = []
         for row in claimed {
@@ -97,7 +100,7 @@ extension SendWorker {
                         outcomes.append(.released(id: message.id))
                         continue
                     }
-                    group.addTask { await self.deliver(message, campaign: campaign) }
+                    group.addTask { await self.deliver(message, campaign: campaign, sendBy: sendBy) }
                 }
                 var all: [Outcome] = []
                 for await outcome in group { all.append(outcome) }
@@ -150,9 +153,9 @@ extension SendWorker {
     }
 
     /// Waits for the domain's limit, checks the campaign is still sending, sends.
-    private func deliver(_ message: Prepared, campaign: ComposerCache.Campaign) async -> Outcome {
+    private func deliver(_ message: Prepared, campaign: ComposerCache.Campaign, sendBy: ContinuousClock.Instant) async -> Outcome {
         await domains.acquire(message.domain)
-        let outcome = await send(message, campaign: campaign)
+        let outcome = ContinuousClock.now < sendBy ? await send(message, campaign: campaign) : .released(id: message.id)
         await domains.release(message.domain)
         return outcome
     }

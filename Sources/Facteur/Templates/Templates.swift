@@ -73,6 +73,14 @@ public struct Templates: Sendable {
         let html = try object.string("html", maxLength: Self.maxSourceBytes, multiline: true)
         let text = try object.string("text", maxLength: Self.maxSourceBytes, multiline: true)
         let layout = try object.string("layout", maxLength: 100)
+        if subject != nil || html != nil || object.has("text") || object.has("layout"),
+            let row = try await database.pool.query(database.sql("template-sending-campaign", id)).first
+        {
+            throw FacteurError(
+                .conflict,
+                "template \(id) is used by campaign \(try row.decode(Int64.self, "id")), which is sending: its content cannot change until "
+                    + "the campaign ends; create a new template instead")
+        }
         try await validate(
             subject: subject ?? current.subject, html: html ?? current.html, text: object.has("text") ? text : current.text,
             layout: object.has("layout") ? layout : current.layout)
