@@ -188,4 +188,27 @@ struct SendWorkerTests {
             #expect(try await setup.api.send(.patch, "/api/templates/1", json: #"{"html": "<p>Other</p>"}"#).status == .ok)
         }
     }
+
+    @Test func a_stored_address_that_no_longer_parses_fails_its_message_without_a_bounce() async throws {
+        try await Self.withCampaign(people: 1, start: false) { setup in
+            let pool = setup.api.database.pool
+            // Written around the API's checks, as an old import or a manual fix might have.
+            try await pool.execute("INSERT INTO subscribers (email, name, status) VALUES ('two words@example.com', 'X', 'active')")
+            try await pool.execute(
+                "INSERT INTO subscriptions (subscriber_id, topic_id, status, source) SELECT id, 1, 'subscribed', 'api' FROM subscribers WHERE email LIKE 'two%'"
+            )
+            #expect(try await setup.api.send(.post, "/api/campaigns/\(setup.campaign)/start").status == .ok)
+            try await setup.worker().sendDue()
+            #expect(try setup.delivered() == ["p0@example.com"])
+            let row = try await pool.query(
+                """
+                SELECT m.status, m.smtp_reply, s.status AS person, (SELECT count(*) FROM events WHERE type = 'bounce') AS bounces
+                  FROM messages m JOIN subscribers s ON s.id = m.subscriber_id WHERE s.email LIKE 'two%'
+                """)[0]
+            #expect(try row.decode(String.self, "status") == "failed")
+            #expect(try row.decode(String.self, "smtp_reply").contains("cannot be used"))
+            #expect(try row.decode(String.self, "person") == "active")
+            #expect(try row.decode(Int.self, "bounces") == 0)
+        }
+    }
 }

@@ -71,24 +71,24 @@ UPDATE messages m
  WHERE m.id = r.id AND m.status = 'sending' AND m.locked_by = $5
 
 -- name: messages-failed
--- A permanent failure (5xx, or transient ones past the attempt limit): failed, with a
--- 'bounce' event carrying the server's reply. $3 says which were refused because the
--- mailbox does not exist (5.1.x): those people are marked bounced and suppressed.
+-- Failed for good. $3 says why: 'hard' (refused at RCPT with 5.1.x: the mailbox or domain does
+-- not exist; the person is marked bounced and the address suppressed), 'failed' (another
+-- permanent refusal, or transient ones past the attempt limit), each with a 'bounce' event
+-- carrying the server's reply; 'unbuildable' (the message could not be built): no bounce.
 WITH failed AS (
     UPDATE messages m
        SET status = 'failed', smtp_reply = r.reply, locked_by = NULL, locked_until = NULL
-      FROM unnest($1::bigint[], $2::text[], $3::text[]) AS r(id, reply, hard)
+      FROM unnest($1::bigint[], $2::text[], $3::text[]) AS r(id, reply, kind)
      WHERE m.id = r.id AND m.status = 'sending' AND m.locked_by = $4
-    RETURNING m.id, m.subscriber_id, m.campaign_id, r.reply, r.hard = 'true' AS hard
+    RETURNING m.id, m.subscriber_id, m.campaign_id, r.reply, r.kind
 ), logged AS (
     INSERT INTO events (type, subscriber_id, campaign_id, message_id, properties, occurred_at)
-    SELECT 'bounce', subscriber_id, campaign_id, id,
-           jsonb_build_object('smtp_reply', reply, 'kind', CASE WHEN hard THEN 'hard' ELSE 'failed' END, 'source', 'smtp'), now()
-      FROM failed
+    SELECT 'bounce', subscriber_id, campaign_id, id, jsonb_build_object('smtp_reply', reply, 'kind', kind, 'source', 'smtp'), now()
+      FROM failed WHERE kind <> 'unbuildable'
 ), bounced AS (
     UPDATE subscribers s SET status = 'bounced', updated_at = now()
       FROM failed f
-     WHERE f.hard AND s.id = f.subscriber_id AND s.status = 'active'
+     WHERE f.kind = 'hard' AND s.id = f.subscriber_id AND s.status = 'active'
     RETURNING s.email, f.reply
 )
 INSERT INTO suppressions (email, reason, details)

@@ -21,6 +21,8 @@ extension SendWorker {
         /// `refund`: the attempt did not count (the server was unavailable).
         case retry(id: Int64, reply: String, delay: Double, refund: Bool)
         case failed(id: Int64, reply: String, mailboxUnknown: Bool)
+        /// The message could not be built (an address that no longer parses): failed, but not a bounce.
+        case unbuildable(id: Int64, reason: String)
         /// Not sent: the campaign was paused or cancelled, or the person became ineligible.
         case released(id: Int64)
     }
@@ -85,7 +87,7 @@ extension SendWorker {
             for (messageID, result) in rendered {
                 switch result {
                 case .success(let message)?: ready.append(message)
-                case .failure(let error)?: outcomes.append(.failed(id: messageID, reply: error.reply, mailboxUnknown: false))
+                case .failure(let error)?: outcomes.append(.unbuildable(id: messageID, reason: error.reply))
                 case nil: outcomes.append(.released(id: messageID))  // erased meanwhile; the next claim skips it
                 }
             }
@@ -196,7 +198,7 @@ extension SendWorker {
     func record(_ outcomes: [Outcome], campaign: Int64) async throws {
         var sent: (ids: [Int64], replies: [String], messageIDs: [String]) = ([], [], [])
         var retry: (ids: [Int64], replies: [String], delays: [String], refunds: [String]) = ([], [], [], [])
-        var failed: (ids: [Int64], replies: [String], hard: [String]) = ([], [], [])
+        var failed: (ids: [Int64], replies: [String], kinds: [String]) = ([], [], [])
         var released: [Int64] = []
         for outcome in outcomes {
             switch outcome {
@@ -212,7 +214,11 @@ extension SendWorker {
             case .failed(let id, let reply, let mailboxUnknown):
                 failed.ids.append(id)
                 failed.replies.append(reply)
-                failed.hard.append(mailboxUnknown ? "true" : "false")
+                failed.kinds.append(mailboxUnknown ? "hard" : "failed")
+            case .unbuildable(let id, let reason):
+                failed.ids.append(id)
+                failed.replies.append(reason)
+                failed.kinds.append("unbuildable")
             case .released(let id):
                 released.append(id)
             }
@@ -230,7 +236,7 @@ extension SendWorker {
                         try await tx.execute(database.sql("messages-retry", retry.ids, retry.replies, retry.delays, retry.refunds, worker))
                     }
                     if !failed.ids.isEmpty {
-                        try await tx.execute(database.sql("messages-failed", failed.ids, failed.replies, failed.hard, worker))
+                        try await tx.execute(database.sql("messages-failed", failed.ids, failed.replies, failed.kinds, worker))
                     }
                     if !released.isEmpty { try await tx.execute(database.sql("messages-release", released, worker)) }
                 }
@@ -275,7 +281,7 @@ extension SendWorker {
 extension SendWorker.Outcome {
     var id: Int64 {
         switch self {
-        case .sent(let id, _, _), .retry(let id, _, _, _), .failed(let id, _, _), .released(let id): id
+        case .sent(let id, _, _), .retry(let id, _, _, _), .failed(let id, _, _), .unbuildable(let id, _), .released(let id): id
         }
     }
 }
