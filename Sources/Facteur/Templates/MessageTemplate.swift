@@ -61,7 +61,19 @@ public struct MessageTemplate: Sendable {
 
     /// Renders one message. `context` holds plain values: String, numbers, Bool, arrays and
     /// `[String: Any]` dictionaries (see `MessageContext`). `subjectVariant` picks an A/B subject.
+    /// The subject is rendered first: the body sees it as `campaign.subject` (the layout's
+    /// `<title>`), as this subscriber gets it rather than as its template.
     public func render(_ context: [String: Any], subjectVariant: Int? = nil) -> Rendered {
+        let subjectTemplate = subjectVariant.flatMap { subjectVariants.indices.contains($0) ? subjectVariants[$0] : nil } ?? self.subject
+        var subject = subjectTemplate.render(context, library: library)
+        if subject.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+            subject = String(subject.map { $0 == "\r" || $0 == "\n" || $0 == "\r\n" ? " " : $0 })
+        }
+        var context = context
+        if var campaign = context["campaign"] as? [String: Any] {
+            campaign["subject"] = subject
+            context["campaign"] = campaign
+        }
         let html = self.html.render(context, library: library)
         let text: String
         if let template = self.text {
@@ -71,9 +83,6 @@ public struct MessageTemplate: Sendable {
         } else {
             text = HTMLToText.convert(html)
         }
-        let subjectTemplate = subjectVariant.flatMap { subjectVariants.indices.contains($0) ? subjectVariants[$0] : nil } ?? self.subject
-        let subject = subjectTemplate.render(context, library: library).replacingOccurrences(of: "\r", with: " ")
-            .replacingOccurrences(of: "\n", with: " ")
         return Rendered(subject: subject, html: html, text: text)
     }
 
