@@ -164,18 +164,11 @@ struct CampaignPreviewTests {
 @Suite("A/B subject test")
 struct ABSplitTests {
     @Test func a_test_share_gets_the_variants_in_turn_and_the_rest_waits_for_the_winner() async throws {
-        try await withAPI { api in
-            let body = try await CampaignAPITests.prepare(api)
-            let rows = (0..<200).map { #"{"email": "ab\#($0)@example.com"}"# }.joined(separator: ",")
-            _ = try await api.send(.post, "/api/subscribers/batch", json: "[\(rows)]")
-            try await api.database.pool.execute(
-                "INSERT INTO subscriptions (subscriber_id, topic_id, status, source) SELECT id, 1, 'subscribed', 'api' FROM subscribers")
-            guard case .object(var fields) = try JSONValue.json(body) else { return }
-            fields["ab"] = try JSONValue.json(#"{"subjects": ["Offre A", "Offre B"], "test_share": 0.2, "wait_seconds": 3600}"#)
-            let created = try await api.send(.post, "/api/campaigns", json: JSONValue.object(fields).jsonText)
-            #expect(created.status == .created, "\(created.text)")
-            guard case .number(let id)? = try created.value("id") else { return }
-            #expect(try await api.send(.post, "/api/campaigns/\(Int(id))/start").value("queued") == .number(200))
+        try await SendWorkerTests.withCampaign(
+            people: 200, extra: #""ab": {"subjects": ["Offre A", "Offre B"], "test_share": 0.2, "wait_seconds": 3600}"#
+        ) { setup in
+            let api = setup.api
+            #expect(try await api.count("messages") == 200)
             let split = try await api.database.pool.query(
                 """
                 SELECT variant, count(*) AS n, bool_and(next_attempt_at = 'infinity') AS waiting

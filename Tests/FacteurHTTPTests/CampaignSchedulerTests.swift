@@ -33,19 +33,10 @@ struct CampaignSchedulerTests {
     }
 
     @Test func an_ab_test_is_judged_on_human_opens_after_its_wait_and_the_rest_gets_the_winner() async throws {
-        try await withAPI { api in
-            let body = try await CampaignAPITests.prepare(api)
-            let rows = (0..<100).map { #"{"email": "p\#($0)@example.com"}"# }.joined(separator: ",")
-            _ = try await api.send(.post, "/api/subscribers/batch", json: "[\(rows)]")
-            try await api.database.pool.execute(
-                "INSERT INTO subscriptions (subscriber_id, topic_id, status, source) SELECT id, 1, 'subscribed', 'api' FROM subscribers")
-            guard case .object(var fields) = try JSONValue.json(body) else { return }
-            fields["ab"] = try JSONValue.json(#"{"subjects": ["A", "B", "C"], "test_share": 0.3, "wait_seconds": 3600}"#)
-            guard
-                case .number(let number)? = try await api.send(.post, "/api/campaigns", json: JSONValue.object(fields).jsonText).value("id")
-            else { return }
-            let id = Int64(number)
-            _ = try await api.send(.post, "/api/campaigns/\(id)/start")
+        try await SendWorkerTests.withCampaign(
+            people: 100, extra: #""ab": {"subjects": ["A", "B", "C"], "test_share": 0.3, "wait_seconds": 3600}"#
+        ) { setup in
+            let (api, id) = (setup.api, setup.campaign)
             let scheduler = Self.scheduler(api)
             #expect(try await scheduler.tick().winners.isEmpty, "the wait is not over")
 
