@@ -141,6 +141,7 @@ struct CampaignPreviewTests {
             #expect(html.contains(#"<img src="https://mail.example.test/t/o/t1."#))
             #expect(html.contains(#"href="https://mail.example.test/u/t1."#), "the unsubscribe link is the signed one")
             #expect(text.contains("Hi Élodie"))
+            #expect(text.contains("A (https://example.com/a)"), "the text part keeps each link's real destination")
             // Every rewritten click URL names a link row of this campaign and a token for the queued message.
             let message = try await api.database.pool.query("SELECT id FROM messages")[0].decode(Int64.self, "id")
             let clicks = html.components(separatedBy: "/t/c/").dropFirst().map { $0.prefix { $0 != "\"" && $0 != "'" } }

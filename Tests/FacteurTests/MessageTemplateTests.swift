@@ -101,3 +101,32 @@ struct LinkRewriterTests {
         #expect(LinkRewriter.addOpenPixel("<html><BODY>x</BODY></html>", url: "https://t/o").hasSuffix("</BODY></html>"))
     }
 }
+
+@Suite("Links placed in the template")
+struct TrackedLinkTemplateTests {
+    @Test func placing_links_in_the_template_gives_what_rewriting_each_message_gave() async throws {
+        let html = """
+            <p><a href="https://example.com/a">A</a> <A HREF='https://example.com/b?x=1&amp;y=2'>B</A>
+            <a class="c" href=https://example.com/c>C</a> <a href="https://example.com/a">A again</a>
+            <a href="https://example.com/{{plan}}">not tracked</a> <a href="mailto:hi@example.com">mail</a>
+            {{#first_name}}<a href="https://example.com/d">Hi {{first_name}}</a>{{/first_name}}</p>
+            """
+        let links = Dictionary(uniqueKeysWithValues: LinkRewriter.trackableLinks(in: html).enumerated().map { ($1, Int64($0 + 10)) })
+        #expect(links.count == 4)
+        let layouts = try await MessageTemplateTests.layouts()
+        let variables = MessageTemplateTests.variables
+        let placed = try MessageTemplate(
+            subject: "S", html: html, text: nil, layout: "default", layouts: layouts, variables: variables, trackedLinks: links)
+        let plain = try MessageTemplate(subject: "S", html: html, text: nil, layout: "default", layouts: layouts, variables: variables)
+        func url(_ id: Int64) -> String { "https://t.example/t/c/tok/\(id)" }
+        for values in [["first_name": "Élodie", "plan": "pro"], [:]] {
+            var context: [String: Any] = values.merging(["unsubscribe_url": "https://t.example/u/tok"]) { $1 }
+            let expected = LinkRewriter.rewrite(plain.render(context).html, links: links, makeURL: url)
+            for id in links.values { context[MessageTemplate.clickKey(id)] = url(id) }
+            let rendered = placed.render(context)
+            #expect(rendered.html == expected)
+            #expect(rendered.text == plain.render(context).text, "the text part keeps the real destinations")
+            #expect(rendered.text.contains("A (https://example.com/a)"))
+        }
+    }
+}

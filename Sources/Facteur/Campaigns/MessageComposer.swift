@@ -33,14 +33,14 @@ public struct MessageComposer: Sendable {
     {
         let stored = try await Templates(database: database, layouts: layouts).get(id: campaign.templateID)
         let fields = try await FieldRegistry(database: database).list().map(\.key)
-        let template = try MessageTemplate(
-            subject: campaign.subject, subjectVariants: campaign.abTest?.subjects ?? [], html: stored.html, text: stored.text,
-            layout: stored.layout, layouts: layouts,
-            variables: .forMessages(customFields: fields))
         var links: [String: Int64] = [:]
         for row in try await database.pool.query(database.sql("campaign-links", campaign.id)) {
             links[try row.decode(String.self, "url")] = try row.decode(Int64.self, "id")
         }
+        let template = try MessageTemplate(
+            subject: campaign.subject, subjectVariants: campaign.abTest?.subjects ?? [], html: stored.html, text: stored.text,
+            layout: stored.layout, layouts: layouts, variables: .forMessages(customFields: fields),
+            trackedLinks: campaign.trackClicks ? links : [:])
         var topic: Topic?
         if let topicID = campaign.topicID { topic = try await Topics(database: database).get(id: topicID) }
         return MessageComposer(campaign: campaign, template: template, links: links, topic: topic, builder: builder)
@@ -71,11 +71,12 @@ public struct MessageComposer: Sendable {
         context["unsubscribe_url"] = unsubscribe
         context["preferences_url"] = builder.preferences(subscriber: subscriberID)
         context["view_in_browser_url"] = builder.viewInBrowser(token: token)
+        // The template's tracked hrefs were rewritten once to these keys (see MessageTemplate).
+        if campaign.trackClicks {
+            for id in links.values { context[MessageTemplate.clickKey(id)] = builder.click(token: token, link: id) }
+        }
         let rendered = template.render(context, subjectVariant: subjectVariant(of: variant))
         var html = rendered.html
-        if campaign.trackClicks, !links.isEmpty {
-            html = LinkRewriter.rewrite(html, links: links) { builder.click(token: token, link: $0) }
-        }
         if campaign.trackOpens { html = LinkRewriter.addOpenPixel(html, url: builder.open(token: token)) }
         var headers: [(name: String, value: String)] = [
             ("List-Unsubscribe", builder.listUnsubscribe(token: token)), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),

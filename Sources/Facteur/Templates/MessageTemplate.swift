@@ -15,6 +15,8 @@ public struct MessageTemplate: Sendable {
     /// Without a text part of its own: the text template derived once from the HTML, when the
     /// derivation is exact for this template (see `DerivedText`); else each message's HTML is converted.
     let derivedText: MustacheTemplate?
+    /// With tracked links and no derived text: the HTML as written, whose links the text part keeps.
+    let untrackedHTML: MustacheTemplate?
     let library: MustacheLibrary
 
     /// Whether the text part comes from a text template derived once (else each message's HTML is converted).
@@ -32,9 +34,13 @@ public struct MessageTemplate: Sendable {
     ///   - layout: a layout name under `templates/email/` whose `{{$content}}` block receives `html`.
     ///   - layouts: the loaded layouts and partials.
     ///   - subjectVariants: an A/B test's subjects (`ab.subjects[i]` in errors).
+    ///   - trackedLinks: a sending campaign's links (URL → `campaign_links` id). Their hrefs are
+    ///     rewritten once, in the template, to `{{{__click_ID}}}`: each message then only supplies
+    ///     its click URLs (`clickKey(_:)`) instead of rewriting its HTML. The text part keeps the
+    ///     real destinations.
     public init(
         subject: String, subjectVariants: [String] = [], html: String, text: String?, layout: String?, layouts: EmailLayouts,
-        variables: TemplateVariables
+        variables: TemplateVariables, trackedLinks: [String: Int64] = [:]
     ) throws {
         let partialNames = layouts.names
         var problems = variables.problems(in: subject, part: "subject", partials: [])
@@ -48,15 +54,18 @@ public struct MessageTemplate: Sendable {
         }
         if subject.contains("\n") { problems.append(.init(part: "subject", line: 1, column: 1, message: "a subject is one line")) }
         guard problems.isEmpty else { throw TemplateError(problems: problems) }
-        let htmlSource = layout.map { "{{<\($0)}}{{$content}}\(html){{/content}}{{/\($0)}}" } ?? html
+        func wrapped(_ html: String) -> String { layout.map { "{{<\($0)}}{{$content}}\(html){{/content}}{{/\($0)}}" } ?? html }
+        let tracked = trackedLinks.isEmpty ? html : LinkRewriter.rewrite(html, links: trackedLinks) { "{{{\(Self.clickKey($0))}}}" }
         self.subject = try Self.parse("{{% CONTENT_TYPE: TEXT}}" + subject, part: "subject", offset: 0)
         self.subjectVariants = try subjectVariants.enumerated().map {
             try Self.parse("{{% CONTENT_TYPE: TEXT}}" + $1, part: "ab.subjects[\($0)]", offset: 0)
         }
-        self.html = try Self.parse(htmlSource, part: "html", offset: 0)
+        self.html = try Self.parse(wrapped(tracked), part: "html", offset: 0)
         self.text = try text.map { try Self.parse("{{% CONTENT_TYPE: TEXT}}" + $0, part: "text", offset: 0) }
         self.library = layouts.library
-        derivedText = text == nil ? DerivedText.template(html: html, htmlTemplate: self.html, layout: layout, layouts: layouts) : nil
+        let untracked = tracked == html ? self.html : try Self.parse(wrapped(html), part: "html", offset: 0)
+        derivedText = text == nil ? DerivedText.template(html: html, htmlTemplate: untracked, layout: layout, layouts: layouts) : nil
+        untrackedHTML = text == nil && derivedText == nil && tracked != html ? untracked : nil
     }
 
     /// Renders one message. `context` holds plain values: String, numbers, Bool, arrays and
@@ -80,11 +89,16 @@ public struct MessageTemplate: Sendable {
             text = template.render(context, library: library)
         } else if let derivedText {
             text = DerivedText.finish(derivedText.render(context, library: library))
+        } else if let untrackedHTML {
+            text = HTMLToText.convert(untrackedHTML.render(context, library: library))
         } else {
             text = HTMLToText.convert(html)
         }
         return Rendered(subject: subject, html: html, text: text)
     }
+
+    /// The context key of a tracked link's click URL.
+    public static func clickKey(_ link: Int64) -> String { "__click_\(link)" }
 
     private static func parse(_ source: String, part: String, offset: Int) throws -> MustacheTemplate {
         do {
