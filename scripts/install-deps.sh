@@ -128,6 +128,11 @@ if [ "${#missing_debs[@]}" -gt 0 ]; then
     fi
     "${SUDO[@]}" apt-get update -q
     "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing_debs[@]}"
+    # Only smtp-sink/smtp-source are wanted: should the install have started Postfix's mail
+    # system anyway, stop it (it must not keep running on a developer's or CI machine).
+    if printf '%s\n' "${missing_debs[@]}" | grep -qx postfix && command -v postfix > /dev/null 2>&1; then
+        "${SUDO[@]}" postfix status > /dev/null 2>&1 && "${SUDO[@]}" postfix stop > /dev/null 2>&1 || true
+    fi
 fi
 
 if [ "${#pips[@]}" -gt 0 ]; then
