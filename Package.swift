@@ -60,6 +60,7 @@ let package = Package(
             name: "Facteur",
             dependencies: [
                 "Postgres", "Mail", "SMTP",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 
 /// Where finished messages go: an SMTP server (the send-worker issue) or a folder of `.eml` files.
 public protocol MailTransport: Sendable {
@@ -17,6 +18,11 @@ public struct OutboxTransport: MailTransport {
     }
 
     public func send(_ message: [UInt8], from: String, to recipients: [String], requiresSMTPUTF8: Bool) async throws -> String {
+        // File writes block: they run on NIO's thread pool, not on Swift's cooperative threads.
+        try await NIOThreadPool.singleton.runIfActive { try write(message, from: from, to: recipients) }
+    }
+
+    private func write(_ message: [UInt8], from: String, to recipients: [String]) throws -> String {
         let stamp = Int(Date().timeIntervalSince1970 * 1000)
         let name = "\(stamp)-\(UUID().uuidString.prefix(8).lowercased()).eml"
         let temporary = directory.appendingPathComponent("." + name)
