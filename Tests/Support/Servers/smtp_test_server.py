@@ -139,6 +139,15 @@ def main():
     with open(args.port_file + ".tmp", "w") as f:
         f.write(str(port))
     os.rename(args.port_file + ".tmp", args.port_file)
+    # Exit with the test process that started us, even when it crashed and never stopped us.
+    parent = os.getppid()
+
+    async def watch_parent():
+        while os.getppid() == parent:
+            await asyncio.sleep(1)
+        loop.stop()
+
+    loop.create_task(watch_parent())
     loop.run_forever()
 
 
