@@ -38,15 +38,9 @@ public struct HTTPDependencies: Sendable {
     }
 }
 
-/// Builds the router: open routes (`/healthz`, `/metrics`, `/openapi.yaml`) and the admin API under `/api`.
-public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> {
-    let database = dependencies.database
-    let router = Router(context: AppContext.self)
-    // Metrics wrap the error middleware so they count the status clients really get.
-    router.add(middleware: MetricsMiddleware())
-    router.add(middleware: ErrorMiddleware())
-    router.add(middleware: LogRequestsMiddleware(.debug))
-
+/// `/healthz` (checks the database) and `/metrics` (Prometheus text), for the API server and,
+/// on a port of its own, `facteur worker`.
+public func addOperationalRoutes(to router: Router<AppContext>, database: Database, metrics registry: PrometheusCollectorRegistry) {
     router.get("healthz") { _, context in
         do {
             _ = try await database.pool.query("SELECT 1")
@@ -56,12 +50,31 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
             return try JSONResponse.make(["status": "unavailable", "database": "unreachable"], status: .serviceUnavailable)
         }
     }
-    let registry = dependencies.metrics
     router.get("metrics") { _, _ in
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }
+}
+
+/// The worker's router: only the operational routes.
+public func buildOperationalRouter(database: Database, metrics: PrometheusCollectorRegistry) -> Router<AppContext> {
+    let router = Router(context: AppContext.self)
+    router.add(middleware: ErrorMiddleware())
+    addOperationalRoutes(to: router, database: database, metrics: metrics)
+    return router
+}
+
+/// Builds the router: open routes (`/healthz`, `/metrics`, `/openapi.yaml`) and the admin API under `/api`.
+public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> {
+    let database = dependencies.database
+    let router = Router(context: AppContext.self)
+    // Metrics wrap the error middleware so they count the status clients really get.
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: LogRequestsMiddleware(.debug))
+
+    addOperationalRoutes(to: router, database: database, metrics: dependencies.metrics)
     let openAPIPath = dependencies.home.root.appendingPathComponent("openapi.yaml").path
     router.get("openapi.yaml") { _, _ in
         guard let data = FileManager.default.contents(atPath: openAPIPath) else {

@@ -48,14 +48,15 @@ struct Dev: AsyncParsableCommand {
             let mail =
                 environment.string("SMTP_URL") == nil ? "written to \(directory)/outbox as .eml files" : "sent through SMTP_URL"
             let settings = environment
-            var worker: WorkerParts?
+            // One set of layouts, keys and mail transport for the API's test sends and the worker.
+            let shared = try await SharedParts(environment: environment, logger: logger)
             try await runServer(
-                database: database, environment: environment, logger: logger,
+                database: database, environment: environment, shared: shared, logger: logger,
                 extraServices: {
-                    let parts = try await WorkerParts(
-                        environment: settings, database: database, logger: logger, configuration: configuration)
-                    worker = parts
-                    return parts.services
+                    // Built once metrics are bootstrapped, so the worker's join the server's /metrics.
+                    try await WorkerParts(
+                        environment: settings, database: database, logger: logger, configuration: configuration, shared: shared
+                    ).services
                 },
                 onStarted: {
                     var banner = "\nFacteur is running.\n  API:      \(base)/api  (Authorization: Bearer \(key))\n"
@@ -66,7 +67,7 @@ struct Dev: AsyncParsableCommand {
                     FileHandle.standardError.write(Data(banner.utf8))
                 }
             )
-            await worker?.close()
+            await shared.close()
         } catch {
             await database.pool.close()
             try? cluster?.stop()

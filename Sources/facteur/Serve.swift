@@ -24,30 +24,26 @@ struct Serve: AsyncParsableCommand {
             configuration: try environment.databaseConfiguration(), home: environment.home, maxConnections: try environment.poolSize(),
             logger: logger)
         if migrate { try await Migrator(directory: environment.home.migrationsDirectory).migrate(database.pool, logger: logger) }
-        try await runServer(database: database, environment: environment, logger: logger)
+        let shared = try await SharedParts(environment: environment, logger: logger)
+        try await runServer(database: database, environment: environment, shared: shared, logger: logger)
+        await shared.close()
         await database.pool.close()
     }
 }
 
-/// Runs the HTTP server until SIGTERM or SIGINT, then shuts down gracefully.
-/// `extraServices(registry)` run beside it (`facteur dev` adds the send worker, whose metrics
-/// join the server's `/metrics`).
+/// Runs the HTTP server until SIGTERM or SIGINT, then shuts down gracefully. `extraServices()`
+/// run beside it (`facteur dev` adds the send worker, whose metrics join the server's `/metrics`).
 func runServer(
-    database: Database, environment: Environment, logger: Logger, extraServices: () async throws -> [any Service] = { [] },
-    onStarted: (@Sendable () -> Void)? = nil
+    database: Database, environment: Environment, shared: SharedParts, logger: Logger,
+    extraServices: () async throws -> [any Service] = { [] }, onStarted: (@Sendable () -> Void)? = nil
 ) async throws {
     let registry = PrometheusCollectorRegistry()
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-    let layouts = try await EmailLayouts.load(from: environment.home.templatesDirectory.appendingPathComponent("email"))
     let dependencies = HTTPDependencies(
         database: database, home: environment.home, metrics: registry,
         maxImportBytes: try environment.int("FACTEUR_MAX_IMPORT_BYTES", default: 1 << 30),
-        layouts: layouts,
-        links: try environment.linkBuilder(),
-        assembler: MessageAssembler(signers: try MessageAssembler.signers(fromEnvironment: environment.values)),
-        // Test sends go where the worker sends: SMTP_URL, else FACTEUR_OUTBOX; with neither they are refused.
-        transport: environment.string("SMTP_URL") == nil && environment.string("FACTEUR_OUTBOX") == nil
-            ? nil : try environment.mailTransport(logger: logger))
+        // Test sends go where the worker sends.
+        layouts: shared.layouts, links: shared.links, assembler: shared.assembler, transport: shared.transport)
     let router = buildRouter(dependencies)
     var app = Application(
         router: router, configuration: .init(address: .hostname(environment.host, port: try environment.port()), serverName: "facteur"),

@@ -28,7 +28,9 @@ struct Worker: AsyncParsableCommand {
         try await database.queries.verify(on: database.pool)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let parts = try await WorkerParts(environment: environment, database: database, logger: logger, configuration: configuration)
+        let parts = try await WorkerParts(
+            environment: environment, database: database, logger: logger, configuration: configuration,
+            shared: try await SharedParts(environment: environment, logger: logger))
         if once {
             let count = try await parts.worker.sendDue()
             logger.info("sent what was due", metadata: ["messages": "\(count)"])
@@ -36,15 +38,8 @@ struct Worker: AsyncParsableCommand {
             await database.pool.close()
             return
         }
-        let router = Router()
-        router.get("healthz") { _, _ in "ok\n" }
-        router.get("metrics") { _, _ in
-            var buffer = [UInt8]()
-            registry.emit(into: &buffer)
-            return String(decoding: buffer, as: UTF8.self)
-        }
         let app = Application(
-            router: router,
+            router: buildOperationalRouter(database: database, metrics: registry),
             configuration: .init(
                 address: .hostname(environment.host, port: try environment.workerPort()),
                 serverName: "facteur-worker"),
@@ -57,27 +52,53 @@ struct Worker: AsyncParsableCommand {
     }
 }
 
-/// The worker and the campaign clock, built from the environment; `facteur dev` runs them too.
-struct WorkerParts {
-    let worker: SendWorker
-    let scheduler: CampaignScheduler
-    let transport: any MailTransport
+/// What the API server and the worker both read from the environment, loaded once per process
+/// (`facteur dev` runs both): layouts, link signing, DKIM keys and the mail transport.
+struct SharedParts {
+    let layouts: EmailLayouts
+    let links: LinkBuilder
+    let assembler: MessageAssembler
+    /// Nil when neither `SMTP_URL` nor `FACTEUR_OUTBOX` is set (test sends are then refused).
+    let transport: (any MailTransport)?
 
-    init(environment: Environment, database: Database, logger: Logger, configuration: PostgresConfiguration) async throws {
-        let layouts = try await EmailLayouts.load(from: environment.home.templatesDirectory.appendingPathComponent("email"))
+    init(environment: Environment, logger: Logger) async throws {
+        layouts = try await EmailLayouts.load(from: environment.home.templatesDirectory.appendingPathComponent("email"))
+        links = try environment.linkBuilder()
+        assembler = MessageAssembler(signers: try MessageAssembler.signers(fromEnvironment: environment.values))
         transport = try environment.mailTransport(logger: logger)
-        worker = SendWorker(
-            database: database, transport: transport, links: try environment.linkBuilder(),
-            assembler: MessageAssembler(signers: try MessageAssembler.signers(fromEnvironment: environment.values)), layouts: layouts,
-            settings: try SendWorkerSettings.fromEnvironment(environment.values), logger: logger,
-            listener: PostgresListener(configuration: configuration, channels: [Campaigns.channel], logger: logger))
-        scheduler = CampaignScheduler(
-            campaigns: Campaigns(database: database, templates: Templates(database: database, layouts: layouts)), logger: logger)
     }
-
-    var services: [any Service] { [worker, scheduler] }
 
     func close() async {
         await (transport as? any ClosableTransport)?.close()
+    }
+}
+
+/// The worker and the campaign clock; `facteur dev` runs them too.
+struct WorkerParts {
+    let worker: SendWorker
+    let scheduler: CampaignScheduler
+
+    init(environment: Environment, database: Database, logger: Logger, configuration: PostgresConfiguration, shared: SharedParts)
+        async throws
+    {
+        guard let transport = shared.transport else {
+            throw ValidationErrorText(
+                "SMTP_URL is not set (e.g. smtp://user:pass@mail.example.com:587?tls=starttls); set FACTEUR_OUTBOX=DIR to write .eml files instead"
+            )
+        }
+        worker = SendWorker(
+            database: database, transport: transport, links: shared.links, assembler: shared.assembler, layouts: shared.layouts,
+            settings: try SendWorkerSettings.fromEnvironment(environment.values), logger: logger,
+            listener: PostgresListener(configuration: configuration, channels: [Campaigns.channel], logger: logger))
+        scheduler = CampaignScheduler(
+            campaigns: Campaigns(database: database, templates: Templates(database: database, layouts: shared.layouts)), logger: logger)
+        self.shared = shared
+    }
+
+    let shared: SharedParts
+    var services: [any Service] { [worker, scheduler] }
+
+    func close() async {
+        await shared.close()
     }
 }
