@@ -57,9 +57,8 @@ struct CampaignSchedulerTests {
             try await api.database.pool.execute(
                 "INSERT INTO events (type, subscriber_id, campaign_id, message_id, occurred_at) SELECT type, subscriber_id, campaign_id, message_id, now() FROM events WHERE NOT machine"
             )
-            let results = try await scheduler.results(
-                campaign: try await Campaigns(database: api.database, templates: Templates(database: api.database, layouts: .none)).get(
-                    id: id))
+            let campaigns = Campaigns(database: api.database, templates: Templates(database: api.database, layouts: .none))
+            let results = try await campaigns.abResults(campaign: try await campaigns.get(id: id))
             #expect(results.map(\.sent) == [10, 10, 10])
             #expect(results.map(\.engaged) == [0, 1, 2])
 

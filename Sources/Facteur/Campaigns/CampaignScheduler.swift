@@ -90,20 +90,6 @@ public struct CampaignScheduler: Service {
         }
     }
 
-    public func results(campaign: Campaign) async throws -> [VariantResult] {
-        guard let test = campaign.abTest else { return [] }
-        let database = campaigns.database
-        var results = (0..<test.subjects.count).map { VariantResult(variant: $0, sent: 0, pending: 0, engaged: 0) }
-        for row in try await database.pool.query(database.sql("campaign-ab-results", campaign.id, test.metric.rawValue)) {
-            let variant = try row.decode(Int.self, "variant")
-            guard results.indices.contains(variant) else { continue }
-            results[variant] = VariantResult(
-                variant: variant, sent: try row.decode(Int.self, "sent"), pending: try row.decode(Int.self, "pending"),
-                engaged: try row.decode(Int.self, "engaged"))
-        }
-        return results
-    }
-
     /// The winner: the highest rate; ties go to the earlier subject. Nil while test messages are
     /// still being sent (a winner picked from half the test share would be a guess).
     public static func winner(of results: [VariantResult]) -> Int? {
@@ -117,7 +103,7 @@ public struct CampaignScheduler: Service {
     func judge(campaign id: Int64) async throws -> Int? {
         let database = campaigns.database
         let campaign = try await campaigns.get(id: id)
-        guard let winner = Self.winner(of: try await results(campaign: campaign)) else { return nil }
+        guard let winner = Self.winner(of: try await campaigns.abResults(campaign: campaign)) else { return nil }
         return try await database.pool.withTransaction { tx in
             guard try await !tx.query(database.sql("campaign-ab-choose", id, winner)).isEmpty else { return nil }
             try await tx.execute(database.sql("campaign-ab-release", id))

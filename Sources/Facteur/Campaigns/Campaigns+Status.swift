@@ -1,5 +1,4 @@
 import Foundation
-import Logging
 import Postgres
 
 extension Campaigns {
@@ -108,12 +107,26 @@ extension Campaigns {
         let remaining = (counts["queued"] ?? 0) + (counts["sending"] ?? 0)
         var ab: [CampaignScheduler.VariantResult]?
         if campaign.abTest != nil {
-            ab = try await CampaignScheduler(campaigns: self, logger: Logger(label: "facteur.progress")).results(campaign: campaign)
+            ab = try await abResults(campaign: campaign)
         }
         return Progress(
             status: campaign.status, counts: counts, total: counts.values.reduce(0, +),
             done: (counts["sent"] ?? 0) + (counts["failed"] ?? 0) + (counts["skipped"] ?? 0), rate: (rate * 100).rounded() / 100,
             etaSeconds: rate > 0 && remaining > 0 ? Int((Double(remaining) / rate).rounded(.up)) : nil, ab: ab)
+    }
+
+    /// An A/B test's results so far, one entry per subject (empty without a test).
+    public func abResults(campaign: Campaign) async throws -> [CampaignScheduler.VariantResult] {
+        guard let test = campaign.abTest else { return [] }
+        var results = (0..<test.subjects.count).map { CampaignScheduler.VariantResult(variant: $0, sent: 0, pending: 0, engaged: 0) }
+        for row in try await database.pool.query(database.sql("campaign-ab-results", campaign.id, test.metric.rawValue)) {
+            let variant = try row.decode(Int.self, "variant")
+            guard results.indices.contains(variant) else { continue }
+            results[variant] = CampaignScheduler.VariantResult(
+                variant: variant, sent: try row.decode(Int.self, "sent"), pending: try row.decode(Int.self, "pending"),
+                engaged: try row.decode(Int.self, "engaged"))
+        }
+        return results
     }
 
     private func transition(
