@@ -35,11 +35,7 @@ struct SendWorkerTests {
         }
 
         func statuses() async throws -> [String: Int] {
-            var counts: [String: Int] = [:]
-            for row in try await api.database.pool.query("SELECT status, count(*) AS n FROM messages GROUP BY status") {
-                counts[try row.decode(String.self, "status")] = try row.decode(Int.self, "n")
-            }
-            return counts
+            try await WorkerFaultTests.statuses(api.database.pool)
         }
     }
 

@@ -40,6 +40,16 @@ struct WorkerFaultTests {
         }
     }
 
+    /// The environment of a `facteur worker` process on the test database `pool` uses, sending to
+    /// the SMTP server on `smtpPort`; `extra` adds or overrides settings.
+    static func workerEnvironment(_ pool: PostgresPool, smtpPort: Int, _ extra: [String: String] = [:]) -> [String: String] {
+        [
+            "DATABASE_URL": TestServer.connectionString(database: pool.configuration.database ?? ""),
+            "FACTEUR_HOME": testHome.root.path, "FACTEUR_SECRET": String(repeating: "s", count: 32),
+            "SMTP_URL": "smtp://127.0.0.1:\(smtpPort)", "FACTEUR_WORKER_PORT": "0", "LOG_LEVEL": "info",
+        ].merging(extra) { $1 }
+    }
+
     static func finished(_ pool: PostgresPool) async throws -> Bool {
         let counts = try await statuses(pool)
         return (counts["queued"] ?? 0) + (counts["sending"] ?? 0) == 0
@@ -93,13 +103,12 @@ struct WorkerFaultTests {
         try await SendWorkerTests.withCampaign(people: people) { setup in
             let pool = setup.api.database.pool
             let (lanes, batch) = (2, 20)
-            let environment = [
-                "DATABASE_URL": TestServer.connectionString(database: pool.configuration.database ?? ""),
-                "FACTEUR_HOME": testHome.root.path, "FACTEUR_SECRET": String(repeating: "s", count: 32),
-                "SMTP_URL": "smtp://127.0.0.1:\(server.port)?max_connections=4", "FACTEUR_WORKER_PORT": "0",
-                "FACTEUR_LEASE_SECONDS": "10", "FACTEUR_WORKER_LANES": "\(lanes)", "FACTEUR_WORKER_BATCH": "\(batch)",
-                "LOG_LEVEL": "info",
-            ]
+            let environment = Self.workerEnvironment(
+                pool, smtpPort: server.port,
+                [
+                    "SMTP_URL": "smtp://127.0.0.1:\(server.port)?max_connections=4", "FACTEUR_LEASE_SECONDS": "10",
+                    "FACTEUR_WORKER_LANES": "\(lanes)", "FACTEUR_WORKER_BATCH": "\(batch)",
+                ])
             let log = server.directory.appendingPathComponent("worker.log").path
             let first = try ChildProcess(binary, ["worker"], environment: environment, log: log)
             defer { first.terminate() }
@@ -274,11 +283,7 @@ struct WorkerControlTests {
             let log = server.directory.appendingPathComponent("worker.log").path
             let worker = try ChildProcess(
                 binary, ["worker"],
-                environment: [
-                    "DATABASE_URL": TestServer.connectionString(database: pool.configuration.database ?? ""),
-                    "FACTEUR_HOME": testHome.root.path, "FACTEUR_SECRET": String(repeating: "s", count: 32),
-                    "SMTP_URL": "smtp://127.0.0.1:\(server.port)", "FACTEUR_WORKER_PORT": "\(port)", "LOG_LEVEL": "info",
-                ], log: log)
+                environment: WorkerFaultTests.workerEnvironment(pool, smtpPort: server.port, ["FACTEUR_WORKER_PORT": "\(port)"]), log: log)
             defer { worker.terminate() }
             try await WorkerFaultTests.waitUntil("50 are sent") {
                 guard worker.isRunning else { throw TestSetupError(description: "the worker exited: \(WorkerFaultTests.tail(log))") }
