@@ -12,6 +12,9 @@ actor ComposerCache {
         /// The SMTP envelope sender (MAIL FROM): the campaign's From address.
         var envelopeFrom: String
         var rate: (perSecond: Int, limiter: RateLimiter)?
+
+        /// An A/B test whose winner is not chosen yet (as of when this was loaded).
+        var awaitsWinner: Bool { composer.campaign.abTest.map { $0.winner == nil } ?? false }
     }
 
     private let database: Database

@@ -55,20 +55,15 @@ extension SendWorker {
         var outcomes: [Outcome] = []
         do {
             var loaded = prepared
-            if loaded.composer.campaign.abTest != nil, loaded.composer.campaign.abTest?.winner == nil,
-                toSend.contains(where: { $0.variant == nil })
-            {
-                await composers.forget(id)  // the A/B winner was chosen since this campaign was loaded
+            if loaded.awaitsWinner, toSend.contains(where: { $0.variant == nil }) {
+                await composers.forget(id)  // the A/B winner may have been chosen since this campaign was loaded
                 loaded = try await composers.prepared(id)
             }
             let campaign = loaded
             // Held messages of an A/B test (variant NULL) wait for the winner; should one be claimed
             // before it is chosen, it is given back rather than sent with the campaign's plain subject.
-            var held: Set<Int64> = []
-            if campaign.composer.campaign.abTest != nil, campaign.composer.campaign.abTest?.winner == nil {
-                held = Set(toSend.filter { $0.variant == nil }.map(\.id))
-                outcomes += held.map { .released(id: $0) }
-            }
+            let held: Set<Int64> = campaign.awaitsWinner ? Set(toSend.filter { $0.variant == nil }.map(\.id)) : []
+            outcomes += held.map { .released(id: $0) }
             let rows = try await database.pool.query(database.sql("subscribers-render-context", toSend.map(\.subscriber)))
             var contexts: [Int64: PostgresRow] = [:]
             for row in rows { contexts[try row.decode(Int64.self, "id")] = row }
