@@ -63,9 +63,14 @@ public struct MessageTemplate: Sendable {
         self.html = try Self.parse(wrapped(tracked), part: "html", offset: 0)
         self.text = try text.map { try Self.parse("{{% CONTENT_TYPE: TEXT}}" + $0, part: "text", offset: 0) }
         self.library = layouts.library
-        let untracked = tracked == html ? self.html : try Self.parse(wrapped(html), part: "html", offset: 0)
-        derivedText = text == nil ? DerivedText.template(html: html, htmlTemplate: untracked, layout: layout, layouts: layouts) : nil
-        untrackedHTML = text == nil && derivedText == nil && tracked != html ? untracked : nil
+        if text == nil {  // the text part comes from the HTML as written, links untracked
+            let untracked = tracked == html ? self.html : try Self.parse(wrapped(html), part: "html", offset: 0)
+            derivedText = DerivedText.template(html: html, htmlTemplate: untracked, layout: layout, layouts: layouts)
+            untrackedHTML = derivedText == nil && tracked != html ? untracked : nil
+        } else {
+            derivedText = nil
+            untrackedHTML = nil
+        }
     }
 
     /// Renders one message. `context` holds plain values: String, numbers, Bool, arrays and
