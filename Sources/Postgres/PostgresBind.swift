@@ -33,6 +33,8 @@ public enum PostgresType {
     public static let jsonb: PostgresOID = 3802
     public static let int2Array: PostgresOID = 1005
     public static let float8Array: PostgresOID = 1022
+    public static let boolArray: PostgresOID = 1000
+    public static let timestamptzArray: PostgresOID = 1185
 
     /// A readable name for error messages.
     public static func name(of oid: PostgresOID) -> String {
@@ -224,4 +226,31 @@ extension String: PostgresArrayElement {
         }
         return out + "\""
     }
+}
+
+extension Double: PostgresArrayElement {
+    public static var postgresArrayType: PostgresOID { PostgresType.float8Array }
+    /// Round-trip precision; infinities and NaN in PostgreSQL's spelling.
+    public var postgresArrayLiteral: String {
+        if isNaN { return "NaN" }
+        if isInfinite { return self < 0 ? "-Infinity" : "Infinity" }
+        return "\(self)"
+    }
+}
+
+extension Bool: PostgresArrayElement {
+    public static var postgresArrayType: PostgresOID { PostgresType.boolArray }
+    public var postgresArrayLiteral: String { self ? "t" : "f" }
+}
+
+extension Date: PostgresArrayElement {
+    public static var postgresArrayType: PostgresOID { PostgresType.timestamptzArray }
+    public var postgresArrayLiteral: String { "\"\(PostgresTimestamp.format(self))\"" }
+}
+
+/// `nil` elements are SQL NULLs inside the array (`{1,NULL,3}`), so one array parameter can carry
+/// an optional column of a batch.
+extension Optional: PostgresArrayElement where Wrapped: PostgresArrayElement {
+    public static var postgresArrayType: PostgresOID { Wrapped.postgresArrayType }
+    public var postgresArrayLiteral: String { self?.postgresArrayLiteral ?? "NULL" }
 }
