@@ -21,12 +21,21 @@ public struct HTTPDependencies: Sendable {
     public var assembler: MessageAssembler
     /// Where test sends go; nil when none is configured.
     public var transport: (any MailTransport)?
+    /// Writes tracking and custom events; the caller runs it (it is a `Service`).
+    public var events: EventBatcher
+    /// Tells machine opens and clicks from people's, and the device and client.
+    public var classifier: RequestClassifier
+    /// Believe `X-Forwarded-For` (a proxy in front sets it).
+    public var trustForwarded: Bool
 
     public init(
         database: Database, home: FacteurHome, metrics: PrometheusCollectorRegistry, maxImportBytes: Int = 1 << 30,
         layouts: EmailLayouts = .none, links: LinkBuilder, assembler: MessageAssembler = MessageAssembler(signers: []),
-        transport: (any MailTransport)? = nil
+        transport: (any MailTransport)? = nil, events: EventBatcher, classifier: RequestClassifier, trustForwarded: Bool = false
     ) {
+        self.events = events
+        self.classifier = classifier
+        self.trustForwarded = trustForwarded
         self.transport = transport
         self.assembler = assembler
         self.links = links
@@ -85,6 +94,11 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    TrackingController(
+        events: dependencies.events, signer: dependencies.links.signer, links: CampaignLinkCache(database: database),
+        classifier: dependencies.classifier, trustForwarded: dependencies.trustForwarded
+    ).addRoutes(to: router)
+
     let api = router.group("api").add(middleware: APIKeyMiddleware(keys: APIKeys(database: database)))
     let topics = Topics(database: database)
     SubscriberController(subscribers: Subscribers(database: database), topics: topics).addRoutes(to: api.group("subscribers"))
@@ -98,6 +112,11 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
         assembler: dependencies.assembler, transport: dependencies.transport
     )
     .addRoutes(to: api.group("campaigns"))
+    EventController(
+        events: CustomEvents(database: database, batcher: dependencies.events), engagement: Engagement(database: database),
+        subscribers: Subscribers(database: database), database: database
+    ).addRoutes(events: api.group("events"), subscribers: api.group("subscribers"))
+    ScoringRuleController(rules: ScoringRules(database: database)).addRoutes(to: api.group("scoring-rules"))
     ImportController(
         importer: SubscriberImporter(database: database), exporter: SubscriberExporter(database: database),
         maxImportBytes: dependencies.maxImportBytes

@@ -22,6 +22,15 @@ struct Environment {
         return parsed
     }
 
+    /// A whole number in `range`, or nil when the variable is not set.
+    func optionalInt(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+        guard let raw = string(key) else { return nil }
+        guard let parsed = Int(raw), range.contains(parsed) else {
+            throw ValidationErrorText("\(key) must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(raw)'")
+        }
+        return parsed
+    }
+
     var home: FacteurHome { FacteurHome.fromEnvironment(values) }
     var host: String { string("FACTEUR_HOST") ?? "127.0.0.1" }
     func port() throws -> Int { try int("FACTEUR_PORT", default: 8080) }

@@ -39,11 +39,14 @@ func runServer(
 ) async throws {
     let registry = PrometheusCollectorRegistry()
     MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    let events = EventBatcher(database: database, settings: try EventBatcher.Settings.fromEnvironment(environment.values), logger: logger)
     let dependencies = HTTPDependencies(
         database: database, home: environment.home, metrics: registry,
         maxImportBytes: try environment.int("FACTEUR_MAX_IMPORT_BYTES", default: 1 << 30),
         // Test sends go where the worker sends.
-        layouts: shared.layouts, links: shared.links, assembler: shared.assembler, transport: shared.transport)
+        layouts: shared.layouts, links: shared.links, assembler: shared.assembler, transport: shared.transport,
+        events: events, classifier: try RequestClassifier.fromEnvironment(environment.values),
+        trustForwarded: environment.values["FACTEUR_TRUST_FORWARDED"] == "true")
     let router = buildRouter(dependencies)
     var app = Application(
         router: router, configuration: .init(address: .hostname(environment.host, port: try environment.port()), serverName: "facteur"),
@@ -54,7 +57,13 @@ func runServer(
     let extraServices = try await extraServices()
     let group = ServiceGroup(
         configuration: .init(
-            services: [app, PartitionMaintenance(pool: database.pool, logger: logger)] + extraServices,
+            services: [
+                events, app,
+                PartitionMaintenance(
+                    pool: database.pool, logger: logger,
+                    retentionMonths: try environment.optionalInt("FACTEUR_EVENT_RETENTION_MONTHS", 1...1200)),
+                ScoreMaintenance(rules: ScoringRules(database: database), logger: logger),
+            ] + extraServices,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
     try await group.run()

@@ -4,6 +4,7 @@ import FacteurTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import Prometheus
 import Testing
@@ -77,14 +78,26 @@ func withAPI(
     try await withFacteurDatabase { database in
         let key = try await APIKeys(database: database).create(name: "tests").secret
         let layouts = try await EmailLayouts.load(from: testHome.templatesDirectory.appendingPathComponent("email"))
+        let events = EventBatcher(database: database, logger: Logger(label: "test-events"))
         let router = buildRouter(
             HTTPDependencies(
                 database: database, home: testHome, metrics: PrometheusCollectorRegistry(), layouts: layouts, links: testLinks,
-                assembler: assembler, transport: transport))
+                assembler: assembler, transport: transport, events: events, classifier: try RequestClassifier(),
+                trustForwarded: true))
         let app = Application(router: router)
-        try await app.test(.router) { client in
-            try await body(API(client: client, key: key, database: database))
+        // The router test client runs no services: the batcher's writers run beside it.
+        let writers = Task { try await events.run() }
+        do {
+            try await app.test(.router) { client in
+                try await body(API(client: client, key: key, database: database))
+            }
+        } catch {
+            events.stop()
+            _ = await writers.result
+            throw error
         }
+        events.stop()
+        _ = await writers.result
     }
 }
 

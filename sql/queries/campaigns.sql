@@ -159,3 +159,7 @@ UPDATE campaigns c SET status = 'sent', finished_at = now(), updated_at = now()
  WHERE c.status = 'sending'
    AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id = c.id AND m.status IN ('queued', 'sending'))
 RETURNING id
+
+-- name: campaign-link-select
+-- A tracked link by id, for the click redirect.
+SELECT campaign_id, url FROM campaign_links WHERE id = $1

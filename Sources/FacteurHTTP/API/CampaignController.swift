@@ -62,6 +62,16 @@ struct CampaignController {
             )
         }
         group.get(":id/progress") { _, context in try JSONResponse.make(try await campaigns.progress(id: try context.parameters.id("id"))) }
+        group.get(":id/stats") { request, context in
+            var hours = 24 * 14
+            if let raw = request.uri.queryParameters["hours"] {
+                guard let value = Int(String(raw)), (1...24 * 366).contains(value) else {
+                    throw FacteurError.invalid("hours", "must be a whole number of hours between 1 and 8784")
+                }
+                hours = value
+            }
+            return try JSONResponse.make(try await campaigns.stats(id: try context.parameters.id("id"), hours: hours))
+        }
     }
 }
 

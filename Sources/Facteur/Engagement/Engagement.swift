@@ -1,0 +1,88 @@
+import Foundation
+import Postgres
+
+/// One subscriber's engagement summary (human opens and clicks only), kept current by the events
+/// trigger so segments need no scan of `events`.
+public struct EngagementSummary: Sendable, Encodable, Equatable {
+    public var lastSentAt: Date?
+    public var lastOpenAt: Date?
+    public var lastClickAt: Date?
+    public var lastActivityAt: Date?
+    public var opens: Int
+    public var clicks: Int
+    public var sends: Int
+    public var devices: [String: Int]
+    public var clients: [String: Int]
+    public var topDevice: String?
+    public var topClient: String?
+
+    enum CodingKeys: String, CodingKey {
+        case opens, clicks, sends, devices, clients
+        case lastSentAt = "last_sent_at"
+        case lastOpenAt = "last_open_at"
+        case lastClickAt = "last_click_at"
+        case lastActivityAt = "last_activity_at"
+        case topDevice = "top_device"
+        case topClient = "top_client"
+    }
+
+    /// No activity at all.
+    public static let none = EngagementSummary(
+        lastSentAt: nil, lastOpenAt: nil, lastClickAt: nil, lastActivityAt: nil, opens: 0, clicks: 0, sends: 0, devices: [:],
+        clients: [:], topDevice: nil, topClient: nil)
+
+    init(
+        lastSentAt: Date?, lastOpenAt: Date?, lastClickAt: Date?, lastActivityAt: Date?, opens: Int, clicks: Int, sends: Int,
+        devices: [String: Int], clients: [String: Int], topDevice: String?, topClient: String?
+    ) {
+        self.lastSentAt = lastSentAt
+        self.lastOpenAt = lastOpenAt
+        self.lastClickAt = lastClickAt
+        self.lastActivityAt = lastActivityAt
+        self.opens = opens
+        self.clicks = clicks
+        self.sends = sends
+        self.devices = devices
+        self.clients = clients
+        self.topDevice = topDevice
+        self.topClient = topClient
+    }
+
+    init(row: PostgresRow) throws {
+        lastSentAt = try row.decode(Date?.self, "last_sent_at")
+        lastOpenAt = try row.decode(Date?.self, "last_open_at")
+        lastClickAt = try row.decode(Date?.self, "last_click_at")
+        lastActivityAt = try row.decode(Date?.self, "last_activity_at")
+        opens = try row.decode(Int.self, "opens")
+        clicks = try row.decode(Int.self, "clicks")
+        sends = try row.decode(Int.self, "sends")
+        devices = try row.decode(PostgresJSON.self, "devices").decode(as: [String: Int].self)
+        clients = try row.decode(PostgresJSON.self, "clients").decode(as: [String: Int].self)
+        topDevice = try row.decode(String?.self, "top_device")
+        topClient = try row.decode(String?.self, "top_client")
+    }
+}
+
+/// Reads and rebuilds the engagement rollup.
+public struct Engagement: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public func summary(subscriber: Int64) async throws -> EngagementSummary {
+        let rows = try await database.pool.query(database.sql("engagement-select", subscriber))
+        return try rows.first.map(EngagementSummary.init(row:)) ?? .none
+    }
+
+    /// Recomputes every subscriber's row from `events` in one transaction; returns the row count.
+    /// Event writes wait for it (the trigger needs the table) and apply on top afterwards.
+    public func rebuild() async throws -> Int {
+        try await database.pool.withTransaction { connection in
+            _ = try await connection.execute(database.sql("engagement-lock"))
+            _ = try await connection.execute(database.sql("engagement-rebuild-delete"))
+            return try await connection.execute(database.sql("engagement-rebuild"))
+        }
+    }
+}

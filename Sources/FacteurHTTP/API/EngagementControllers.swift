@@ -1,0 +1,74 @@
+import Facteur
+import Foundation
+import Hummingbird
+
+/// `POST /api/events` (one event or an array of up to 10,000), and a subscriber's events and
+/// engagement under `/api/subscribers/{ref}/…`.
+struct EventController {
+    let events: CustomEvents
+    let engagement: Engagement
+    let subscribers: Subscribers
+    let database: Database
+
+    func addRoutes(events group: RouterGroup<AppContext>, subscribers subscriberGroup: RouterGroup<AppContext>) {
+        group.post(use: record)
+        subscriberGroup.get(":ref/engagement") { _, context in
+            let id = try await subscribers.resolve(try context.parameters.reference())
+            return try JSONResponse.make(try await engagement.summary(subscriber: id))
+        }
+    }
+
+    @Sendable func record(_ request: Request, context: AppContext) async throws -> Response {
+        var request = request
+        let body = try await request.jsonBody(context: context)
+        if case .array = body {
+            return try JSONResponse.make(try await events.record(batch: body))
+        }
+        let (id, duplicate) = try await events.record(one: body)
+        if duplicate { return try JSONResponse.make(["status": "duplicate"]) }
+        return try JSONResponse.make(EventCreated(id: id ?? 0, status: "recorded"), status: .created)
+    }
+
+    private struct EventCreated: Encodable {
+        var id: Int64
+        var status: String
+    }
+}
+
+/// `/api/scoring-rules`: CRUD, and `POST /api/scoring-rules/rebuild`.
+struct ScoringRuleController {
+    let rules: ScoringRules
+
+    func addRoutes(to group: RouterGroup<AppContext>) {
+        group.get { _, _ in try JSONResponse.make(try await rules.list()) }
+        group.post { request, context in
+            var request = request
+            return try JSONResponse.make(try await rules.create(try await request.jsonBody(context: context)), status: .created)
+        }
+        group.post("rebuild") { _, _ in
+            let started = ContinuousClock.now
+            let changed = try await rules.rebuild()
+            let seconds = (ContinuousClock.now - started) / .seconds(1)
+            return try JSONResponse.make(RebuildReport(changedScores: changed, seconds: (seconds * 1000).rounded() / 1000))
+        }
+        group.get(":id") { _, context in try JSONResponse.make(try await rules.get(id: try context.parameters.id("id"))) }
+        group.patch(":id") { request, context in
+            var request = request
+            let body = try await request.jsonBody(context: context)
+            return try JSONResponse.make(try await rules.update(id: try context.parameters.id("id"), body))
+        }
+        group.delete(":id") { _, context in
+            try await rules.delete(id: try context.parameters.id("id"))
+            return Response(status: .noContent)
+        }
+    }
+
+    private struct RebuildReport: Encodable {
+        var changedScores: Int
+        var seconds: Double
+        enum CodingKeys: String, CodingKey {
+            case changedScores = "changed_scores"
+            case seconds
+        }
+    }
+}
