@@ -27,12 +27,16 @@ public struct HTTPDependencies: Sendable {
     public var classifier: RequestClassifier
     /// Believe `X-Forwarded-For` (a proxy in front sets it).
     public var trustForwarded: Bool
+    /// Soft-bounce suppression threshold.
+    public var bounces: BounceProcessor.Settings
 
     public init(
         database: Database, home: FacteurHome, metrics: PrometheusCollectorRegistry, maxImportBytes: Int = 1 << 30,
         layouts: EmailLayouts = .none, links: LinkBuilder, assembler: MessageAssembler = MessageAssembler(signers: []),
-        transport: (any MailTransport)? = nil, events: EventBatcher, classifier: RequestClassifier, trustForwarded: Bool = false
+        transport: (any MailTransport)? = nil, events: EventBatcher, classifier: RequestClassifier, trustForwarded: Bool = false,
+        bounces: BounceProcessor.Settings = .init()
     ) {
+        self.bounces = bounces
         self.events = events
         self.classifier = classifier
         self.trustForwarded = trustForwarded
@@ -58,6 +62,13 @@ public func addOperationalRoutes(to router: Router<AppContext>, database: Databa
             context.logger.warning("health check failed", metadata: ["error": "\(error)"])
             return try JSONResponse.make(["status": "unavailable", "database": "unreachable"], status: .serviceUnavailable)
         }
+    }
+    // Liveness: the process answers, nothing else is checked (a database outage must not get
+    // every replica restarted). Also the baseline of bench/track.sh.
+    router.get("livez") { _, _ in
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
     }
     router.get("metrics") { _, _ in
         var headers = HTTPFields()
@@ -117,6 +128,8 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
         subscribers: Subscribers(database: database), database: database
     ).addRoutes(events: api.group("events"), subscribers: api.group("subscribers"))
     ScoringRuleController(rules: ScoringRules(database: database)).addRoutes(to: api.group("scoring-rules"))
+    BounceController(processor: BounceProcessor(database: database, signer: dependencies.links.signer, settings: dependencies.bounces))
+        .addRoutes(to: api.group("bounces"))
     ImportController(
         importer: SubscriberImporter(database: database), exporter: SubscriberExporter(database: database),
         maxImportBytes: dependencies.maxImportBytes

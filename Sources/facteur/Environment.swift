@@ -50,7 +50,7 @@ struct Environment {
         return PostgresConfiguration(connectionString: url)
     }
 
-    /// `FACTEUR_BASE_URL` (default `http://HOST:PORT`), `FACTEUR_UNSUBSCRIBE_MAILTO` and the token keys of `FACTEUR_SECRETS` or `FACTEUR_SECRET`.
+    /// `FACTEUR_BASE_URL` (default `http://HOST:PORT`), `FACTEUR_UNSUBSCRIBE_MAILTO`, `FACTEUR_BOUNCE_ADDRESS` and the token keys of `FACTEUR_SECRETS` or `FACTEUR_SECRET`.
     func linkBuilder() throws -> LinkBuilder {
         guard let signer = try TokenSigner.fromEnvironment(values) else {
             throw ValidationErrorText(
@@ -65,7 +65,16 @@ struct Environment {
             }
             mailbox = raw
         }
-        return LinkBuilder(baseURL: string("FACTEUR_BASE_URL") ?? fallback, signer: signer, unsubscribeMailbox: mailbox)
+        var bounceAddress: String?
+        if let raw = string("FACTEUR_BOUNCE_ADDRESS") {
+            guard (try? EmailAddress(raw)) != nil, raw.allSatisfy({ $0.isASCII && $0 != "+" }), raw.utf8.count <= 150 else {
+                throw ValidationErrorText(
+                    "FACTEUR_BOUNCE_ADDRESS must be a plain ASCII address without '+' such as bounces@example.com, got '\(raw)'")
+            }
+            bounceAddress = raw
+        }
+        return LinkBuilder(
+            baseURL: string("FACTEUR_BASE_URL") ?? fallback, signer: signer, unsubscribeMailbox: mailbox, bounceAddress: bounceAddress)
     }
 
     /// Where the worker hands messages: `SMTP_URL`, else the `FACTEUR_OUTBOX` folder.

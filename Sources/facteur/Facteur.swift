@@ -7,7 +7,8 @@ struct FacteurCommand: AsyncParsableCommand {
         commandName: "facteur",
         abstract: "Self-hosted email campaigns and preference center.",
         subcommands: [
-            Serve.self, Worker.self, Dev.self, Migrate.self, Keys.self, Import.self, Export.self, CampaignCommand.self, BenchRender.self,
+            Serve.self, Worker.self, Dev.self, Migrate.self, Keys.self, Import.self, Export.self, CampaignCommand.self, BouncesCommand.self,
+            EngagementCommand.self, ScoresCommand.self, BenchRender.self,
         ]
     )
 }

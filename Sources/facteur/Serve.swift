@@ -46,7 +46,8 @@ func runServer(
         // Test sends go where the worker sends.
         layouts: shared.layouts, links: shared.links, assembler: shared.assembler, transport: shared.transport,
         events: events, classifier: try RequestClassifier.fromEnvironment(environment.values),
-        trustForwarded: environment.values["FACTEUR_TRUST_FORWARDED"] == "true")
+        trustForwarded: environment.values["FACTEUR_TRUST_FORWARDED"] == "true",
+        bounces: try BounceProcessor.Settings.fromEnvironment(environment.values))
     let router = buildRouter(dependencies)
     var app = Application(
         router: router, configuration: .init(address: .hostname(environment.host, port: try environment.port()), serverName: "facteur"),

@@ -381,3 +381,76 @@ BEGIN
     RETURN facteur_scores_refresh(NULL);
 END;
 $$;
+
+---------------------------------------------------------------------------------------
+-- Asynchronous bounces and complaints
+---------------------------------------------------------------------------------------
+
+-- Applies one recipient of a bounce or complaint report, once: `report_key` (the report's
+-- digest and the recipient) is claimed in event_idempotency, so importing the same report
+-- again changes nothing. kind:
+--   'hard'      a 5.x.x failure: the person is marked bounced and the address suppressed;
+--   'soft'      a 4.x.x failure: suppressed too once soft_limit soft bounces fall within
+--               soft_days (this one included);
+--   'complaint' a spam report: marked complained, unsubscribed from every topic (each change
+--               in consent_log with source 'complaint'), address suppressed.
+-- Returns 'duplicate', 'hard_bounce', 'soft_bounce', 'suppressed' (soft limit reached) or
+-- 'complaint'.
+CREATE FUNCTION facteur_apply_report(
+    report_key text, subscriber bigint, campaign bigint, message bigint, kind text, details jsonb,
+    soft_limit integer, soft_days integer
+) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+    event_id   bigint := nextval(pg_get_serial_sequence('events', 'id'));
+    now_at     timestamptz := now();
+    address    text;
+    old_status text;
+    suppress   text;
+BEGIN
+    IF kind NOT IN ('hard', 'soft', 'complaint') THEN
+        RAISE EXCEPTION 'unknown report kind %', kind USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO event_idempotency (key, subscriber_id, event_id, occurred_at)
+    VALUES (report_key, subscriber, event_id, now_at)
+    ON CONFLICT (key) DO NOTHING;
+    IF NOT FOUND THEN RETURN 'duplicate'; END IF;
+
+    INSERT INTO events (id, type, subscriber_id, campaign_id, message_id, properties, idempotency_key, occurred_at)
+    OVERRIDING SYSTEM VALUE
+    VALUES (event_id, CASE WHEN kind = 'complaint' THEN 'complaint' ELSE 'bounce' END, subscriber, campaign, message,
+            details || jsonb_build_object('kind', kind), report_key, now_at);
+
+    suppress := CASE kind WHEN 'hard' THEN 'hard_bounce' WHEN 'complaint' THEN 'complaint' END;
+    IF kind = 'soft' AND (SELECT count(*) FROM events e
+                           WHERE e.subscriber_id = subscriber AND e.type = 'bounce'
+                             AND e.occurred_at > now_at - make_interval(days => soft_days)
+                             AND e.properties->>'kind' = 'soft') >= soft_limit THEN
+        suppress := 'soft_bounce';
+    END IF;
+    IF suppress IS NULL THEN RETURN 'soft_bounce'; END IF;
+
+    SELECT s.email, s.status INTO address, old_status FROM subscribers s WHERE s.id = subscriber FOR NO KEY UPDATE;
+    IF old_status IN ('active', 'pending') OR (kind = 'complaint' AND old_status IS DISTINCT FROM 'complained') THEN
+        UPDATE subscribers SET status = CASE WHEN kind = 'complaint' THEN 'complained' ELSE 'bounced' END, updated_at = now()
+         WHERE id = subscriber;
+        INSERT INTO consent_log (subscriber_id, action, source, details)
+        VALUES (subscriber, 'status', CASE WHEN kind = 'complaint' THEN 'complaint' ELSE 'bounce' END,
+                jsonb_build_object('from', old_status, 'to', CASE WHEN kind = 'complaint' THEN 'complained' ELSE 'bounced' END)
+                || details);
+    END IF;
+    IF kind = 'complaint' THEN
+        WITH changed AS (
+            UPDATE subscriptions SET status = 'unsubscribed', source = 'complaint', updated_at = now()
+             WHERE subscriber_id = subscriber AND status = 'subscribed'
+            RETURNING topic_id
+        )
+        INSERT INTO consent_log (subscriber_id, topic_id, action, source, details)
+        SELECT subscriber, topic_id, 'unsubscribe', 'complaint', details FROM changed;
+    END IF;
+    INSERT INTO suppressions (email, reason, details)
+    VALUES (address, suppress, COALESCE(details->>'status', '') || ' ' || COALESCE(details->>'diagnostic', ''))
+    ON CONFLICT DO NOTHING;
+    RETURN CASE suppress WHEN 'hard_bounce' THEN 'hard_bounce' WHEN 'complaint' THEN 'complaint' ELSE 'suppressed' END;
+END;
+$$;

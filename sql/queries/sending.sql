@@ -89,7 +89,11 @@ WITH failed AS (
     UPDATE subscribers s SET status = 'bounced', updated_at = now()
       FROM failed f
      WHERE f.kind = 'hard' AND s.id = f.subscriber_id AND s.status = 'active'
-    RETURNING s.email, f.reply
+    RETURNING s.id, s.email, f.reply
+), status_logged AS (
+    -- The status change is part of the person's consent history, like every other.
+    INSERT INTO consent_log (subscriber_id, action, source, details)
+    SELECT id, 'status', 'bounce', jsonb_build_object('from', 'active', 'to', 'bounced', 'smtp_reply', reply) FROM bounced
 )
 INSERT INTO suppressions (email, reason, details)
 SELECT email, 'hard_bounce', reply FROM bounced

@@ -9,10 +9,22 @@ public struct LinkBuilder: Sendable {
     /// that offer only that form of `List-Unsubscribe`. Nil: the header carries the URL alone.
     public let unsubscribeMailbox: String?
 
-    public init(baseURL: String, signer: TokenSigner, unsubscribeMailbox: String? = nil) {
+    /// Where bounces go (`FACTEUR_BOUNCE_ADDRESS`, e.g. `bounces@mail.example.com`): each message's
+    /// envelope sender becomes `bounces+<token>@mail.example.com` (VERP), so a bounce names its
+    /// message by the address it is delivered to. Nil: the campaign's From address.
+    public let bounceAddress: String?
+
+    public init(baseURL: String, signer: TokenSigner, unsubscribeMailbox: String? = nil, bounceAddress: String? = nil) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.signer = signer
         self.unsubscribeMailbox = unsubscribeMailbox
+        self.bounceAddress = bounceAddress
+    }
+
+    /// The VERP envelope sender of a message, when a bounce address is set.
+    public func returnPath(message: Int64) -> String? {
+        guard let bounceAddress, let at = bounceAddress.lastIndex(of: "@") else { return nil }
+        return "\(bounceAddress[..<at])+\(token(message: message))\(bounceAddress[at...])"
     }
 
     /// The preference center of a subscriber.

@@ -41,12 +41,14 @@ public struct CustomEvents: Sendable {
     /// One event: its id, or nil when its idempotency key was used before.
     /// Throws `.notFound` for an unknown subscriber, `.invalid` for a bad field.
     public func record(one body: JSONValue) async throws -> (id: Int64?, duplicate: Bool) {
-        let report = try await record(items: [body], prefix: "")
-        if let failure = report.failures.first {
-            let kind: FacteurError.Kind = failure.message.hasPrefix("no subscriber") ? .notFound : .invalid
-            throw FacteurError(kind, failure.message, field: failure.field)
+        let parsed = try Self.parse(body, index: 0, path: "")
+        let (ready, unknown) = try await resolve([parsed])
+        if let failure = unknown.first { throw FacteurError(.notFound, failure.message, field: failure.field) }
+        switch try await batcher.record(ready[0].event) {
+        case .recorded(let id): return (id, false)
+        case .duplicate: return (nil, true)
+        case .unmatched: throw FacteurError.notFound("the subscriber was erased meanwhile")
         }
-        return (report.ids[0], report.duplicates == 1)
     }
 
     /// Up to 10,000 events. Invalid items and unknown subscribers are reported by index and write
@@ -58,7 +60,7 @@ public struct CustomEvents: Sendable {
         guard items.count <= Self.maxBatch else {
             throw FacteurError(.tooLarge, "a batch holds at most \(Self.maxBatch) events; got \(items.count)")
         }
-        return try await record(items: items, prefix: nil)
+        return try await record(items: items)
     }
 
     private struct Parsed {
@@ -69,43 +71,20 @@ public struct CustomEvents: Sendable {
         var field: String
     }
 
-    private func record(items: [JSONValue], prefix: String?) async throws -> EventBatchReport {
+    private func record(items: [JSONValue]) async throws -> EventBatchReport {
         var report = EventBatchReport()
         report.ids = Array(repeating: nil, count: items.count)
         var parsed: [Parsed] = []
         for (index, item) in items.enumerated() {
-            let path = prefix ?? "[\(index)]."
+            let path = "[\(index)]."
             do {
                 parsed.append(try Self.parse(item, index: index, path: path))
             } catch let error as FacteurError {
                 report.failures.append(.init(index: index, field: error.field, message: error.message))
             }
         }
-        // Who the events are about, in one query.
-        let ids = Array(Set(parsed.compactMap(\.subscriberID)))
-        let emails = Array(Set(parsed.compactMap(\.email)))
-        var known = Set<Int64>()
-        var byEmail: [String: Int64] = [:]
-        if !parsed.isEmpty {
-            for row in try await database.pool.query(database.sql("events-resolve-subscribers", ids, emails)) {
-                let id = try row.decode(Int64.self, "id")
-                known.insert(id)
-                byEmail[try row.decode(String.self, "email")] = id
-            }
-        }
-        var ready: [Parsed] = []
-        for var item in parsed {
-            if let id = item.subscriberID, known.contains(id) {
-                item.event.subscriberID = id
-            } else if let email = item.email, let id = byEmail[email] {
-                item.event.subscriberID = id
-            } else {
-                let who = item.subscriberID.map { "id \($0)" } ?? "email \(item.email ?? "")"
-                report.failures.append(.init(index: item.index, field: item.field, message: "no subscriber with \(who)"))
-                continue
-            }
-            ready.append(item)
-        }
+        let (ready, unknown) = try await resolve(parsed)
+        report.failures += unknown
         let outcomes = try await batcher.record(ready.map(\.event))
         for (item, outcome) in zip(ready, outcomes) {
             switch outcome {
@@ -121,6 +100,35 @@ public struct CustomEvents: Sendable {
         }
         report.failures.sort { $0.index < $1.index }
         return report
+    }
+
+    /// Finds who each event is about, in one query; the unknown ones come back as failures.
+    private func resolve(_ parsed: [Parsed]) async throws -> (ready: [Parsed], unknown: [BulkReport.Failure]) {
+        guard !parsed.isEmpty else { return ([], []) }
+        let ids = Array(Set(parsed.compactMap(\.subscriberID)))
+        let emails = Array(Set(parsed.compactMap(\.email)))
+        var known = Set<Int64>()
+        var byEmail: [String: Int64] = [:]
+        for row in try await database.pool.query(database.sql("events-resolve-subscribers", ids, emails)) {
+            let id = try row.decode(Int64.self, "id")
+            known.insert(id)
+            byEmail[try row.decode(String.self, "email")] = id
+        }
+        var ready: [Parsed] = []
+        var unknown: [BulkReport.Failure] = []
+        for var item in parsed {
+            if let id = item.subscriberID, known.contains(id) {
+                item.event.subscriberID = id
+            } else if let email = item.email, let id = byEmail[email] {
+                item.event.subscriberID = id
+            } else {
+                let who = item.subscriberID.map { "id \($0)" } ?? "email \(item.email ?? "")"
+                unknown.append(.init(index: item.index, field: item.field, message: "no subscriber with \(who)"))
+                continue
+            }
+            ready.append(item)
+        }
+        return (ready, unknown)
     }
 
     private static func parse(_ item: JSONValue, index: Int, path: String) throws -> Parsed {

@@ -9,9 +9,16 @@ actor ComposerCache {
         var assembler: MessageAssembler
         var from: Mailbox
         var replyTo: Mailbox?
-        /// The SMTP envelope sender (MAIL FROM): the campaign's From address.
+        /// The SMTP envelope sender (MAIL FROM) when no bounce address is set: the From address.
         var envelopeFrom: String
+        var links: LinkBuilder
         var rate: (perSecond: Int, limiter: RateLimiter)?
+
+        /// MAIL FROM of one message: its VERP return path when a bounce address is set, so a
+        /// bounce names the message even when it quotes nothing of it.
+        func envelopeFrom(message: Int64) -> String {
+            links.returnPath(message: message) ?? envelopeFrom
+        }
 
         /// An A/B test whose winner is not chosen yet (as of when this was loaded).
         var awaitsWinner: Bool { composer.campaign.abTest.map { $0.winner == nil } ?? false }
@@ -44,7 +51,7 @@ actor ComposerCache {
             let from = try Mailbox(campaign.fromEmail, name: campaign.fromName)
             return Campaign(
                 composer: composer, assembler: assembler, from: from, replyTo: try campaign.replyTo.map { try Mailbox($0) },
-                envelopeFrom: from.address.asciiValue,
+                envelopeFrom: from.address.asciiValue, links: links,
                 rate: campaign.rateLimit.map { ($0, existingLimiter ?? RateLimiter(perSecond: $0)) })
         }
         entries[id] = task

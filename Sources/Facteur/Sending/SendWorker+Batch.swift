@@ -13,6 +13,7 @@ extension SendWorker {
         var recipient: String
         var domain: String
         var requiresSMTPUTF8: Bool
+        var envelopeFrom: String
     }
 
     /// What became of one message.
@@ -132,7 +133,7 @@ extension SendWorker {
                 Prepared(
                     id: message.id, attempts: message.attempts, bytes: assembled.bytes, messageID: assembled.messageID,
                     recipient: to.address.asciiValue, domain: to.address.asciiDomain.lowercased(),
-                    requiresSMTPUTF8: assembled.requiresSMTPUTF8))
+                    requiresSMTPUTF8: assembled.requiresSMTPUTF8, envelopeFrom: campaign.envelopeFrom(message: message.id)))
         } catch {
             return .failure(DeliveryError(.permanent, reply: "the message could not be built: \(error)"))
         }
@@ -162,7 +163,7 @@ extension SendWorker {
         let started = ContinuousClock.now
         do {
             let reply = try await transport.send(
-                message.bytes, from: campaign.envelopeFrom, to: [message.recipient], requiresSMTPUTF8: message.requiresSMTPUTF8)
+                message.bytes, from: message.envelopeFrom, to: [message.recipient], requiresSMTPUTF8: message.requiresSMTPUTF8)
             metrics.latency.record(duration: ContinuousClock.now - started)
             return .sent(id: message.id, reply: reply, messageID: message.messageID)
         } catch let error as DeliveryError {

@@ -72,3 +72,24 @@ struct ScoringRuleController {
         }
     }
 }
+
+/// `POST /api/bounces`: one raw bounce (DSN) or complaint (ARF) report, as received.
+struct BounceController {
+    let processor: BounceProcessor
+
+    func addRoutes(to group: RouterGroup<AppContext>) {
+        group.post { request, context in
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.body.collect(upTo: BounceReport.maxBytes)
+            } catch {
+                throw APIError(.contentTooLarge, code: "too_large", message: "a report is at most \(BounceReport.maxBytes) bytes")
+            }
+            guard buffer.readableBytes > 0 else {
+                throw APIError(.badRequest, code: "bad_request", message: "the body is empty; send the report message as received")
+            }
+            let results = try await processor.process(raw: Array(buffer.readableBytesView))
+            return try JSONResponse.make(["results": results])
+        }
+    }
+}
