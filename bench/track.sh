@@ -264,6 +264,9 @@ printf 'cpu: %s × %s; wrk, facteur and PostgreSQL share it\n' "$(nproc)" \
 printf 'order: /livez %s s, tracking %s s, /livez %s s (the trivial figures join both /livez runs)\n' "$half" "$seconds" "$half"
 printf '  %-24s %9s req/s  p99 %7s ms  (%s requests, %s errors)\n' "trivial  /livez" "$(commas "$trivial_rps")" \
     "$trivial_p99" "$(commas "$trivial_requests")" "$trivial_errors"
+printf '  %-24s (before tracking: %s req/s, p99 %s ms; after: %s req/s, p99 %s ms)\n' "" \
+    "$(commas "$(field trivial1 rps | cut -d. -f1)")" "$(field trivial1 p99_ms)" \
+    "$(commas "$(field trivial2 rps | cut -d. -f1)")" "$(field trivial2 p99_ms)"
 printf '  %-24s %9s req/s  p99 %7s ms  (%s requests, %s errors; p50 %s ms, max %s ms)\n' "tracking /t/o + /t/c" \
     "$(commas "$tracking_rps")" "$tracking_p99" "$(commas "$tracking_requests")" "$tracking_errors" \
     "$(field tracking p50_ms)" "$(field tracking max_ms)"

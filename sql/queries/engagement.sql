@@ -1,10 +1,5 @@
 -- Engagement rollup: read and rebuild.
 
--- name: engagement-lock
--- Taken by the rebuild, in its transaction: event inserts wait (their trigger writes
--- engagement) until the rebuilt rows commit, then apply on top of them.
-LOCK TABLE engagement IN EXCLUSIVE MODE
-
 -- name: engagement-rebuild-delete
 DELETE FROM engagement
 

@@ -80,7 +80,9 @@ public struct Engagement: Sendable {
     /// Event writes wait for it (the trigger needs the table) and apply on top afterwards.
     public func rebuild() async throws -> Int {
         try await database.pool.withTransaction { connection in
-            _ = try await connection.execute(database.sql("engagement-lock"))
+            // Event inserts wait (their trigger writes engagement) until the rebuilt rows commit,
+            // then apply on top of them. (LOCK cannot be a named query: those are PREPAREd.)
+            _ = try await connection.execute("LOCK TABLE engagement IN EXCLUSIVE MODE")
             _ = try await connection.execute(database.sql("engagement-rebuild-delete"))
             return try await connection.execute(database.sql("engagement-rebuild"))
         }
