@@ -167,13 +167,17 @@ $$;
 -- The trigger
 ---------------------------------------------------------------------------------------
 
-CREATE FUNCTION facteur_events_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    scored bigint[];
-BEGIN
-    -- Engagement. ORDER BY subscriber_id: concurrent batches lock rows in one order.
+-- The statement that merges the engagement of the events in `source` (a table or a
+-- transition table) into `engagement`: the trigger runs it on the statement's new events,
+-- the rebuild on all of `events` after emptying the table, so both compute with the same
+-- SQL. (The trigger EXECUTEs the text itself: a transition table is visible only to the
+-- trigger function's own queries, not to functions it calls.) Rows are written in
+-- subscriber order: concurrent batches lock engagement rows in one order.
+CREATE FUNCTION facteur_engagement_merge_sql(source text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT format($sql$
     WITH human AS (
-        SELECT n.subscriber_id, n.device, n.client FROM new_events n
+        SELECT n.subscriber_id, n.device, n.client FROM %1$I n
          WHERE n.type IN ('open', 'click') AND NOT n.machine
     ), devices AS (
         SELECT subscriber_id, jsonb_object_agg(device, total) AS counts
@@ -192,7 +196,7 @@ BEGIN
                count(*) FILTER (WHERE n.type = 'open' AND NOT n.machine)::integer AS opens,
                count(*) FILTER (WHERE n.type = 'click' AND NOT n.machine)::integer AS clicks,
                count(*) FILTER (WHERE n.type = 'sent')::integer AS sends
-          FROM new_events n
+          FROM %1$I n
          WHERE n.type IN ('sent', 'open', 'click')
             OR (NOT n.machine AND n.type NOT IN (SELECT type FROM facteur_builtin_event_types))
          GROUP BY n.subscriber_id
@@ -219,7 +223,26 @@ BEGIN
         clients = facteur_add_counts(g.clients, EXCLUDED.clients),
         top_device = facteur_top_key(facteur_add_counts(g.devices, EXCLUDED.devices)),
         top_client = facteur_top_key(facteur_add_counts(g.clients, EXCLUDED.clients)),
-        updated_at = now();
+        updated_at = now()
+    $sql$, source)
+$$;
+
+CREATE FUNCTION facteur_engagement_merge(source text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    merged bigint;
+BEGIN
+    EXECUTE facteur_engagement_merge_sql(source);
+    GET DIAGNOSTICS merged = ROW_COUNT;
+    RETURN merged;
+END;
+$$;
+
+CREATE FUNCTION facteur_events_after_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    scored bigint[];
+BEGIN
+    EXECUTE facteur_engagement_merge_sql('new_events');
 
     -- Scores: only when an enabled event rule names a type of this batch.
     IF NOT EXISTS (SELECT 1 FROM scoring_rules r WHERE r.enabled AND r.kind = 'event'

@@ -84,7 +84,7 @@ public struct Engagement: Sendable {
             // then apply on top of them. (LOCK cannot be a named query: those are PREPAREd.)
             _ = try await connection.execute("LOCK TABLE engagement IN EXCLUSIVE MODE")
             _ = try await connection.execute(database.sql("engagement-rebuild-delete"))
-            return try await connection.execute(database.sql("engagement-rebuild"))
+            return try await connection.query(database.sql("engagement-rebuild"))[0].decode(Int.self, "merged")
         }
     }
 }
