@@ -69,11 +69,11 @@ command -v curl >/dev/null 2>&1 || die "curl is needed"
 command -v python3 >/dev/null 2>&1 || die "python3 is needed to sign the tracking tokens"
 
 printf 'command: bash bench/track.sh'
-printf ' %q' "${arguments[@]}"
+if ((${#arguments[@]} > 0)); then printf ' %q' "${arguments[@]}"; fi
 printf '\n'
 printf '         (--seconds %s --messages %s --connections %s --threads %s)\n' "$seconds" "$messages" "$connections" "$threads"
 
-build_facteur
+build_facteur >&2
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/facteur-bench-track.XXXXXX")"
 server_pid=""
@@ -111,7 +111,6 @@ ANALYZE;
 SQL
 mapfile -t link_ids <"$work/links.txt"
 ((${#link_ids[@]} == 2)) || die "expected 2 campaign links, got: ${link_ids[*]}"
-link_a_url="https://shop.bench.test/a"
 
 secret="bench-track-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 sql bench_track "SELECT id FROM messages ORDER BY id" |
@@ -165,7 +164,7 @@ forged=$(FACTEUR_SECRET="not-the-server-secret-0123456789abcdefghij" python3 "$r
 read -r stored people < <(sql bench_track "SELECT count(*), count(*) FILTER (WHERE NOT machine) FROM events" | tr '|' ' ')
 [[ "$stored" == "$checked" && "$people" == "$checked" ]] ||
     die "the $checked checked URLs left $stored events ($people by people); expected $checked, all people's (wrong tokens?)"
-log "checked $checked URLs with curl (200 pixel, 302 to $link_a_url or …/b, one person's event each; a forged token: none)"
+log "checked $checked URLs with curl (200 pixel, 302 to https://shop.bench.test/a or /b, one person's event each; a forged token: none)"
 
 # --- Load ----------------------------------------------------------------------------------------------
 lua="$repo/bench/track.lua"
@@ -177,25 +176,26 @@ wrk_args() {
     cmd=(wrk -t "$threads" -c "$connections" -d "${duration}s" --timeout 10s -s "$lua" "$base" -- "$@")
 }
 quoted() { printf '%q ' "$@" | sed 's/ $//'; }
-# CPU time (clock ticks, user + system) of the processes given, and the cluster's processes.
+# CPU time (clock ticks, user + system) of the processes given; with --children, the first one's
+# also counts its children that have exited (the postmaster reaps backends and autovacuum workers).
 cpu_ticks() {
-    local total=0 pid fields
+    local total=0 pid line fields children=false
+    if [[ "$1" == --children ]]; then children=true; shift; fi
     for pid in "$@"; do
-        [[ -r "/proc/$pid/stat" ]] || continue
-        read -r -a fields <"/proc/$pid/stat" || continue
-        # Fields 14 and 15 (utime, stime), counted after the ")" that ends the command name.
-        local rest="${fields[*]}"
-        rest="${rest##*) }"
-        read -r -a fields <<<"$rest"
+        line=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        # After the ")" that ends the command name: field 3 (state) first, so utime (14) is at 11.
+        read -r -a fields <<<"${line##*) }"
         total=$((total + fields[11] + fields[12]))
+        if $children; then total=$((total + fields[13] + fields[14])); children=false; fi
     done
     echo "$total"
 }
+# The cluster: the postmaster, its live children and those that have exited.
 pg_ticks() {
     local postmaster pids
     postmaster=$(head -n 1 "$cluster/data/postmaster.pid")
-    mapfile -t pids < <(echo "$postmaster"; pgrep -P "$postmaster")
-    cpu_ticks "${pids[@]}"
+    mapfile -t pids < <(pgrep -P "$postmaster")
+    cpu_ticks --children "$postmaster" "${pids[@]}"
 }
 # run NAME DURATION ARGS…: wrk's report to stderr, its RESULT line to $work/NAME.result.
 run() {
@@ -322,3 +322,5 @@ fi
 
 ((tracking_errors == 0 && trivial_errors == 0)) || die "some responses were not 2xx/3xx"
 ((events >= successful)) || die "$((successful - events)) successful tracking requests left no event"
+((events - successful <= connections + socket_errors)) ||
+    die "$((events - successful)) more events than successful requests: more than the requests that can be in flight"

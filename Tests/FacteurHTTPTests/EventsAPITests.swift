@@ -112,7 +112,7 @@ struct EventsAPITests {
             // One transaction per batch: batches of 2 to 8 events, never more than maxBatch.
             let transactions = try await database.pool.query("SELECT count(DISTINCT xmin::text) AS n FROM events")[0].decode(Int.self, "n")
             #expect(transactions >= 75 && transactions < 600, "\(transactions) commits for 600 events")
-            await #expect(throws: FacteurError.self) { _ = try await batcher.record(EventInput(type: "late", subscriberID: ids[0])) }
+            await #expect(throws: PostgresError.self) { _ = try await batcher.record(EventInput(type: "late", subscriberID: ids[0])) }
         }
     }
 

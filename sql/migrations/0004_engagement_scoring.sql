@@ -130,7 +130,9 @@ ALTER TABLE scoring_rules
 
 CREATE FUNCTION facteur_score_weight(day date, as_of date, half_life_days integer) RETURNS double precision
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    -- Past ~1000 half-lives power() would underflow (an error, not 0): the points are gone.
     SELECT CASE WHEN half_life_days IS NULL OR day = '-infinity' THEN 1.0
+                WHEN GREATEST(0, as_of - day)::float8 / half_life_days > 1000 THEN 0.0
                 ELSE power(0.5, GREATEST(0, as_of - day)::float8 / half_life_days) END
 $$;
 
@@ -144,9 +146,17 @@ $$;
 -- writing only the rows whose score changes. Returns how many changed.
 CREATE FUNCTION facteur_scores_refresh(ids bigint[]) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
-    as_of   date := (SELECT as_of FROM score_state);
+    as_of   date;
     changed bigint;
 BEGIN
+    -- Lock the people first, in id order (as the events trigger does), then read the ledger
+    -- in a new statement: a trigger that scored them meanwhile has committed by then, so its
+    -- points are counted, and two refreshes cannot deadlock. (A full refresh comes from the
+    -- rebuild, which holds the ledger exclusively: nothing can score meanwhile.)
+    IF ids IS NOT NULL THEN
+        PERFORM 1 FROM subscribers WHERE id = ANY(ids) ORDER BY id FOR NO KEY UPDATE;
+    END IF;
+    as_of := (SELECT s.as_of FROM score_state s);
     WITH totals AS (
         SELECT l.subscriber_id, sum(l.points * facteur_score_weight(l.day, as_of, r.half_life_days)) AS score
           FROM score_ledger l JOIN scoring_rules r ON r.id = l.rule_id AND r.enabled
@@ -250,8 +260,11 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    -- Lock the subscribers first (in id order), so that two transactions scoring the same
-    -- person serialize and the refresh below sees the other's ledger rows.
+    -- The ledger first (the lock every insert into it takes anyway), so a rebuild holding it
+    -- exclusively makes us wait here, before we hold any person. Then the subscribers, in id
+    -- order, so that two transactions scoring the same person serialize and the refresh below
+    -- sees the other's ledger rows.
+    LOCK TABLE score_ledger IN ROW EXCLUSIVE MODE;
     SELECT array_agg(id ORDER BY id) INTO scored
       FROM (SELECT s.id FROM subscribers s
              WHERE s.id IN (SELECT n.subscriber_id FROM new_events n
@@ -307,6 +320,9 @@ BEGIN
     -- The same lock as partition creation: the two never interleave.
     PERFORM pg_advisory_xact_lock(hashtext('facteur_ensure_event_partitions'));
     cutoff := date_trunc('month', now() AT TIME ZONE 'UTC') - make_interval(months => keep_months);
+    -- DROP needs an exclusive lock on events: rather fail (and try again at the next pass) than
+    -- queue behind a long query and hold every event insert behind us.
+    PERFORM set_config('lock_timeout', '2s', true);
 
     FOR part IN
         SELECT c.oid::regclass AS rel, c.relname::text AS name
@@ -444,6 +460,8 @@ BEGIN
     VALUES (event_id, CASE WHEN kind = 'complaint' THEN 'complaint' ELSE 'bounce' END, subscriber, campaign, message,
             details || jsonb_build_object('kind', kind), report_key, now_at);
 
+    -- Lock the person before counting, so two soft bounces at once cannot both miss the limit.
+    SELECT s.email, s.status INTO address, old_status FROM subscribers s WHERE s.id = subscriber FOR NO KEY UPDATE;
     suppress := CASE kind WHEN 'hard' THEN 'hard_bounce' WHEN 'complaint' THEN 'complaint' END;
     IF kind = 'soft' AND (SELECT count(*) FROM events e
                            WHERE e.subscriber_id = subscriber AND e.type = 'bounce'
@@ -453,7 +471,6 @@ BEGIN
     END IF;
     IF suppress IS NULL THEN RETURN 'soft_bounce'; END IF;
 
-    SELECT s.email, s.status INTO address, old_status FROM subscribers s WHERE s.id = subscriber FOR NO KEY UPDATE;
     IF old_status IN ('active', 'pending') OR (kind = 'complaint' AND old_status IS DISTINCT FROM 'complained') THEN
         UPDATE subscribers SET status = CASE WHEN kind = 'complaint' THEN 'complained' ELSE 'bounced' END, updated_at = now()
          WHERE id = subscriber;
@@ -477,3 +494,9 @@ BEGIN
     RETURN CASE suppress WHEN 'hard_bounce' THEN 'hard_bounce' WHEN 'complaint' THEN 'complaint' ELSE 'suppressed' END;
 END;
 $$;
+
+---------------------------------------------------------------------------------------
+-- Backfill: the engagement of the events written before this migration.
+---------------------------------------------------------------------------------------
+
+SELECT facteur_engagement_merge('events');

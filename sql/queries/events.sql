@@ -30,7 +30,7 @@ WITH input AS (
     INSERT INTO event_idempotency (key, subscriber_id, event_id, occurred_at)
     SELECT idempotency_key, subscriber_id, id, occurred_at FROM resolved
      WHERE idempotency_key IS NOT NULL
-     ORDER BY n
+     ORDER BY idempotency_key   -- one lock order for every batch
     ON CONFLICT (key) DO NOTHING
     RETURNING event_id
 ), inserted AS (

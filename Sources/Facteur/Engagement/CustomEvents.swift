@@ -141,6 +141,12 @@ public struct CustomEvents: Sendable {
         }
         let name = try object.string("name", required: true, maxLength: 100) ?? ""
         guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw FacteurError.invalid(path + "name", "must not be blank") }
+        // The database refuses every control character in a type (C1 and line separators too).
+        guard
+            !name.unicodeScalars.contains(where: {
+                [.control, .lineSeparator, .paragraphSeparator].contains($0.properties.generalCategory)
+            })
+        else { throw FacteurError.invalid(path + "name", "must not contain control characters or line breaks") }
         guard !EventType.isBuiltIn(name) else {
             throw FacteurError.invalid(
                 path + "name",
@@ -156,8 +162,12 @@ public struct CustomEvents: Sendable {
                 throw FacteurError(.tooLarge, "properties are larger than \(maxPropertiesBytes) bytes", field: path + "properties")
             }
         }
-        let key = try object.string("idempotency_key", maxLength: 255)
-        if let key, key.isEmpty { throw FacteurError.invalid(path + "idempotency_key", "must not be empty") }
+        var key = try object.string("idempotency_key", maxLength: 240)
+        if let given = key {
+            guard !given.isEmpty else { throw FacteurError.invalid(path + "idempotency_key", "must not be empty") }
+            // Clients' keys live apart from the keys Facteur itself claims (bounce reports).
+            key = "api:" + given
+        }
         let occurredAt = try object.date("occurred_at")
         if let occurredAt, occurredAt > Date().addingTimeInterval(86_400) {
             throw FacteurError.invalid(path + "occurred_at", "is more than a day in the future")

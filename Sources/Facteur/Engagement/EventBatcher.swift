@@ -123,7 +123,8 @@ public final class EventBatcher: Service, Sendable {
                 return (state.idleWriters.popLast(), false)
             }
             if stopped {
-                continuation.resume(throwing: FacteurError(.badRequest, "the server is shutting down; try again"))
+                // A 503 for HTTP callers: another server (or this one, restarted) will take it.
+                continuation.resume(throwing: PostgresError(code: .poolClosed, message: "the server is shutting down; try again"))
             }
             writer?.resume()
         }
@@ -135,11 +136,15 @@ public final class EventBatcher: Service, Sendable {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<settings.writers { group.addTask { await self.writeLoop() } }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await withTaskGroup(of: Void.self) { group in
+                    for _ in 0..<settings.writers { group.addTask { await self.writeLoop() } }
+                }
+            } onGracefulShutdown: {
+                self.stop()
             }
-        } onGracefulShutdown: {
+        } onCancel: {
             self.stop()
         }
     }
@@ -218,23 +223,40 @@ public final class EventBatcher: Service, Sendable {
     }
 
     private func write(_ batch: [Pending]) async {
-        let events = batch.map(\.event)
+        let result = await insert(batch.map(\.event))
+        if case .failure = result, Set(batch.map(\.group)).count > 1 {
+            // One caller's bad event must not fail the others that shared its batch: each call
+            // on its own, so only the faulty one sees the error.
+            var start = 0
+            while start < batch.count {
+                var end = start
+                while end < batch.count && batch[end].group == batch[start].group { end += 1 }
+                await write(Array(batch[start..<end]))
+                start = end
+            }
+            return
+        }
+        finish(batch, result)
+    }
+
+    /// Inserts, retrying what a retry can cure a few times.
+    private func insert(_ events: [EventInput]) async -> Result<[EventOutcome], any Error> {
         var attempt = 0
-        var result: Result<[EventOutcome], any Error>
         while true {
             attempt += 1
             do {
-                result = .success(
+                return .success(
                     try await EventWriter(database: database, machineWindowSeconds: settings.machineWindowSeconds).insert(events))
-                break
             } catch let error as PostgresError where attempt < 4 && Self.isPassing(error) {
                 logger.warning("event batch failed; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
                 try? await Task.sleep(for: .milliseconds(50 * attempt * attempt))
             } catch {
-                result = .failure(error)
-                break
+                return .failure(error)
             }
         }
+    }
+
+    private func finish(_ batch: [Pending], _ result: Result<[EventOutcome], any Error>) {
         switch result {
         case .success:
             batches.increment()

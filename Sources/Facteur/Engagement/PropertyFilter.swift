@@ -6,12 +6,16 @@ import Foundation
 /// The database evaluates stored filters with `facteur_filter_match` (migration 0004); `matches`
 /// here is the same semantics in Swift, used to check that function on random data and as the
 /// reference for segment leaves. The rules:
-/// - `property` is a key, or a dotted path into nested objects (`cart.total`);
+/// - `property` is a key, or a dotted path into nested objects and arrays (`cart.total`, `items.0.sku`;
+///   negative indexes count from the end);
 /// - text comparisons (`eq`, `in`, `contains`, `starts_with`, `ends_with`) ignore case and apply
 ///   to string properties only; `eq`/`in` compare numbers and booleans by value and JSON type;
 /// - `gt`, `gte`, `lt`, `lte`, `between` apply to number properties only;
 /// - `ne` and `not_in` are the negations of `eq` and `in`: a missing property is "not equal";
 /// - `exists`: present and not null; `not_exists`: its negation.
+///
+/// Text is compared by Unicode scalars after lowercasing, as PostgreSQL's `lower()` does in a UTF-8
+/// database (a database with the C locale lowercases ASCII only).
 public struct PropertyFilter: Sendable, Equatable {
     public enum Operator: String, Sendable, CaseIterable {
         case eq, ne, `in`
@@ -47,6 +51,7 @@ public struct PropertyFilter: Sendable, Equatable {
         }
         let value = object.values["value"] ?? .null
         let valuePath = path + ".value"
+        if let nul = value.pathOfNUL(prefix: valuePath) { throw FacteurError.invalid(nul, "contains a NUL character") }
         switch op {
         case .exists, .notExists:
             guard value == .null else { throw FacteurError.invalid(valuePath, "\(op.rawValue) takes no value") }
@@ -85,12 +90,23 @@ public struct PropertyFilter: Sendable, Equatable {
     /// Whether `properties` (a JSON object) satisfies this filter.
     public func matches(_ properties: JSONValue) -> Bool {
         var actual: JSONValue? = properties
+        // As PostgreSQL's #> walks a path: keys into objects, indexes (negative from the end) into arrays.
         for key in property.split(separator: ".") {
-            guard case .object(let members)? = actual else {
+            switch actual {
+            case .object(let members)?:
+                actual = members[String(key)]
+            case .array(let items)?:
+                guard let index = Int(key), let position = Optional(index < 0 ? items.count + index : index),
+                    items.indices.contains(position)
+                else {
+                    actual = nil
+                    break
+                }
+                actual = items[position]
+            default:
                 actual = nil
-                break
             }
-            actual = members[String(key)]
+            if actual == nil { break }
         }
         switch op {
         case .exists: return actual != nil && actual != .null
@@ -102,15 +118,19 @@ public struct PropertyFilter: Sendable, Equatable {
             return items.contains { PropertyFilter(property: property, op: .eq, value: $0).matches(properties) }
         case .eq:
             switch (actual, value) {
-            case (.string(let a)?, .string(let b)): return a.lowercased() == b.lowercased()
+            case (.string(let a)?, .string(let b)): return Self.scalars(a) == Self.scalars(b)
             case (.number(let a)?, .number(let b)): return a == b
             case (.bool(let a)?, .bool(let b)): return a == b
             default: return false
             }
         case .contains, .startsWith, .endsWith:
             guard case .string(let text)? = actual, case .string(let needle) = value else { return false }
-            let (a, b) = (text.lowercased(), needle.lowercased())
-            return op == .contains ? a.contains(b) : op == .startsWith ? a.hasPrefix(b) : a.hasSuffix(b)
+            let (a, b) = (Self.scalars(text), Self.scalars(needle))
+            switch op {
+            case .startsWith: return a.starts(with: b)
+            case .endsWith: return a.reversed().starts(with: b.reversed())
+            default: return a.count >= b.count && (0...(a.count - b.count)).contains { a[$0..<$0 + b.count].elementsEqual(b) }
+            }
         case .gt, .gte, .lt, .lte:
             guard case .number(let a)? = actual, case .number(let b) = value else { return false }
             return op == .gt ? a > b : op == .gte ? a >= b : op == .lt ? a < b : a <= b
@@ -121,6 +141,9 @@ public struct PropertyFilter: Sendable, Equatable {
             return low <= a && a <= high
         }
     }
+
+    /// Lowercased, as code points (no canonical equivalence, like the database).
+    private static func scalars(_ text: String) -> [Unicode.Scalar] { Array(text.lowercased().unicodeScalars) }
 
     private static func isScalar(_ value: JSONValue) -> Bool {
         switch value {

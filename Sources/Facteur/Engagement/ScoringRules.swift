@@ -84,12 +84,16 @@ public struct ScoringRules: Sendable {
 
     public func create(_ body: JSONValue) async throws -> ScoringRule {
         let rule = try Draft(body, existing: nil)
-        let rows = try await database.pool.query(
-            database.sql(
-                "scoring-rule-insert", rule.name, rule.kind.rawValue, rule.eventType, rule.conditionJSON, rule.points, rule.dailyCap,
-                rule.halfLifeDays, rule.enabled))
-        let id = try rows[0].decode(Int64.self, "id")
-        if rule.kind == .attribute { _ = try await database.pool.query(database.sql("scores-attribute-refresh", id)) }
+        // The rule and the scores it changes at once commit together.
+        let id = try await database.pool.withTransaction { connection in
+            let rows = try await connection.query(
+                database.sql(
+                    "scoring-rule-insert", rule.name, rule.kind.rawValue, rule.eventType, rule.conditionJSON, rule.points, rule.dailyCap,
+                    rule.halfLifeDays, rule.enabled))
+            let id = try rows[0].decode(Int64.self, "id")
+            if rule.kind == .attribute { _ = try await connection.query(database.sql("scores-attribute-refresh", id)) }
+            return id
+        }
         return try await get(id: id)
     }
 
@@ -97,22 +101,26 @@ public struct ScoringRules: Sendable {
     public func update(id: Int64, _ body: JSONValue) async throws -> ScoringRule {
         let existing = try await get(id: id)
         let rule = try Draft(body, existing: existing)
-        let rows = try await database.pool.query(
-            database.sql(
-                "scoring-rule-update", id, rule.name, rule.eventType, rule.conditionJSON, rule.points, rule.dailyCap, rule.halfLifeDays,
-                rule.enabled))
-        guard !rows.isEmpty else { throw FacteurError.notFound("no scoring rule with id \(id)") }
-        if rule.kind == .attribute { _ = try await database.pool.query(database.sql("scores-attribute-refresh", id)) }
-        // Points already earned keep their value; their weight (decay, enabled) may have changed.
-        _ = try await database.pool.query(database.sql("scores-refresh-rule", id))
+        try await database.pool.withTransaction { connection in
+            let rows = try await connection.query(
+                database.sql(
+                    "scoring-rule-update", id, rule.name, rule.eventType, rule.conditionJSON, rule.points, rule.dailyCap,
+                    rule.halfLifeDays, rule.enabled))
+            guard !rows.isEmpty else { throw FacteurError.notFound("no scoring rule with id \(id)") }
+            if rule.kind == .attribute { _ = try await connection.query(database.sql("scores-attribute-refresh", id)) }
+            // Points already earned keep their value; their weight (decay, enabled) may have changed.
+            _ = try await connection.query(database.sql("scores-refresh-rule", id))
+        }
         return try await get(id: id)
     }
 
     public func delete(id: Int64) async throws {
-        let row = try await database.pool.query(database.sql("scoring-rule-delete", id))[0]
-        guard try row.decode(Int64?.self, "id") != nil else { throw FacteurError.notFound("no scoring rule with id \(id)") }
-        if let ids = try row.decode([Int64]?.self, "ids"), !ids.isEmpty {
-            _ = try await database.pool.query(database.sql("scores-refresh-ids", ids))
+        try await database.pool.withTransaction { connection in
+            let row = try await connection.query(database.sql("scoring-rule-delete", id))[0]
+            guard try row.decode(Int64?.self, "id") != nil else { throw FacteurError.notFound("no scoring rule with id \(id)") }
+            if let ids = try row.decode([Int64]?.self, "ids"), !ids.isEmpty {
+                _ = try await connection.query(database.sql("scores-refresh-ids", ids))
+            }
         }
     }
 

@@ -238,9 +238,11 @@ extension SendWorker {
                 }
                 break
             } catch {
-                // Only a database that is away (restarting, unreachable) is waited for; any other error
-                // would fail the same way again.
-                guard Self.isUnavailable(error), ContinuousClock.now < deadline else { throw error }
+                // A database that is away (restarting, unreachable) is waited for, and a statement that
+                // lost a race (a deadlock with an erasure, a person erased meanwhile) is tried again: the
+                // statements are guarded by status and lease, and left unwritten the messages would be
+                // sent again once their lease ends. Any other error would fail the same way again.
+                guard Self.isUnavailable(error) || Self.lostARace(error), ContinuousClock.now < deadline else { throw error }
                 logger.warning(
                     "could not record send results; retrying", metadata: ["campaign": "\(campaign)", "error": "\(error)"])
                 await Self.sleepEvenIfCancelled(pause)
@@ -261,6 +263,13 @@ extension SendWorker {
         if error.code == .connection || error.code == .poolTimeout { return true }
         // 57P: the server is shutting down or starting up; 08: connection exceptions.
         return error.code == .server && (error.sqlState?.hasPrefix("57P") == true || error.sqlState?.hasPrefix("08") == true)
+    }
+
+    /// Deadlock, serialization failure, or a row referenced by the statement deleted meanwhile:
+    /// the same statement may well succeed a moment later.
+    static func lostARace(_ error: any Error) -> Bool {
+        guard let error = error as? PostgresError, error.code == .server else { return false }
+        return ["40P01", "40001", "23503"].contains(error.sqlState ?? "")
     }
 
     /// Results must be written even while the task is being cancelled (a test stopping a worker):

@@ -63,7 +63,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let message =
                 error.body ?? (error.status == .notFound ? "no route for \(request.method) \(request.uri.path)" : error.status.reasonPhrase)
             throw APIError(error.status, code: code, message: message)
-        } catch let error as PostgresError where error.code == .poolTimeout || error.code == .connection {
+        } catch let error as PostgresError where error.code == .poolTimeout || error.code == .connection || error.code == .poolClosed {
             context.logger.error("database unavailable", metadata: ["error": "\(error)"])
             throw APIError(.serviceUnavailable, code: "unavailable", message: "the database is unavailable; try again shortly")
         } catch {
