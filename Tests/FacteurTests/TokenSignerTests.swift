@@ -55,4 +55,16 @@ struct TokenSignerTests {
         #expect(throws: FacteurError.self) { try TokenSigner.fromEnvironment(["FACTEUR_SECRETS": "nocolon"]) }
         #expect((try? TokenSigner.fromEnvironment([:])) == nil)
     }
+
+    @Test func base64url_round_trips_and_refuses_every_non_canonical_spelling() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<40 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let text = Base64URL.encode(bytes)
+            #expect(Base64URL.decode(Substring(text)) == bytes)
+        }
+        // "AB" would decode to the byte 0x00 with a stray 1 in the unused bits; "A" is no byte at all.
+        for bad in ["AB", "A", "AAAAA", "AA==", "AA+/", "A A", "é"] { #expect(Base64URL.decode(Substring(bad)) == nil, "\(bad)") }
+        #expect(Base64URL.decode("AA") == [0])
+    }
 }

@@ -131,12 +131,31 @@ enum Base64URL {
         return String(decoding: out, as: UTF8.self)
     }
 
+    private static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(index) }
+        return table
+    }()
+
+    /// By table, as `encode`: a token is decoded on every tracked open and click.
     static func decode(_ text: Substring) -> [UInt8]? {
-        guard text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard let bytes = Data(base64Encoded: base64).map({ [UInt8]($0) }) else { return nil }
-        // Only the canonical spelling: unused trailing bits could otherwise give one token many forms.
-        return encode(bytes) == text ? bytes : nil
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count * 3 / 4)
+        var buffer: UInt32 = 0
+        var bits = 0
+        for byte in text.utf8 {
+            let value = values[Int(byte)]
+            guard value != 0xFF else { return nil }
+            buffer = buffer << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
+            }
+        }
+        // A lone 6-bit group is no byte, and unused trailing bits must be zero: only the canonical
+        // spelling decodes, so one token cannot have many forms.
+        guard bits < 6, buffer & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
+        return out
     }
 }

@@ -26,6 +26,8 @@ struct TrackingController {
         0x01, 0x00, 0x00, 0x00, 0x00, 0x2C, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3B,
     ]
 
+    static let classifiedHeaders: Set<String> = ["purpose", "sec-purpose", "x-purpose", "x-moz", "referer", "origin"]
+
     func addRoutes(to router: Router<AppContext>) {
         router.get("t/o/:token", use: open)
         router.head("t/o/:token", use: open)
@@ -60,8 +62,11 @@ struct TrackingController {
     }
 
     private func classify(_ kind: RequestClassifier.Kind, _ request: Request, _ context: AppContext) -> RequestTraits {
+        // Only what the classifier reads (prefetch hints, the webmail page), not every header.
         var headers: [String: String] = [:]
-        for field in request.headers { headers[field.name.canonicalName] = field.value }
+        for field in request.headers where Self.classifiedHeaders.contains(field.name.canonicalName) {
+            headers[field.name.canonicalName] = field.value
+        }
         return classifier.classify(
             kind: kind, method: request.method.rawValue, userAgent: request.headers[.userAgent],
             remoteAddress: context.clientAddress(of: request, trustForwarded: trustForwarded), headers: headers)
