@@ -219,6 +219,8 @@ extension Int: PostgresArrayElement {
 extension String: PostgresArrayElement {
     public static var postgresArrayType: PostgresOID { PostgresType.textArray }
     public var postgresArrayLiteral: String {
+        // Most values hold no quote or backslash: one copy between quotes (batches bind thousands).
+        if !utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) { return "\"" + self + "\"" }
         var out = "\""
         for scalar in unicodeScalars {
             if scalar == "\"" || scalar == "\\" { out.unicodeScalars.append("\\") }

@@ -24,8 +24,9 @@ public struct TokenSigner: Sendable {
         public var id: Int64
     }
 
-    // Raw key bytes: SymmetricKey is not Sendable; building one per call is cheap.
-    private let keys: [(id: String, key: [UInt8])]
+    /// Each key's HMAC with the key already absorbed: a copy per token skips the key schedule
+    /// (measured: a fifth of a tracking request's token check).
+    private let keys: [(id: String, mac: MACPrototype)]
 
     /// - Parameter keys: `(key id, secret)` pairs, newest first. Key ids are 1–8 letters or digits.
     public init(keys: [(id: String, secret: String)]) throws {
@@ -37,7 +38,7 @@ public struct TokenSigner: Sendable {
             guard pair.secret.utf8.count >= 32 else {
                 throw FacteurError(.invalid, "the secret for key '\(pair.id)' must be at least 32 bytes")
             }
-            return (pair.id, Array(pair.secret.utf8))
+            return (pair.id, MACPrototype(key: Array(pair.secret.utf8)))
         }
     }
 
@@ -65,20 +66,21 @@ public struct TokenSigner: Sendable {
             payload.append(UInt8(value & 0x7F) | (value > 0x7F ? 0x80 : 0))
             value >>= 7
         } while value > 0
-        let (keyID, key) = keys[0]
+        let (keyID, prototype) = keys[0]
         let body = keyID + "." + Base64URL.encode(payload)
-        return body + "." + Base64URL.encode(Self.mac(body, key: key))
+        return body + "." + Base64URL.encode(prototype.mac(Array(body.utf8)))
     }
 
     /// The claims of a genuine token of the expected purpose, else nil.
     public func verify(_ token: String, as purpose: Purpose) -> Claims? {
         guard token.utf8.count <= 120 else { return nil }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let key = keys.first(where: { $0.id == parts[0] })?.key,
+        guard parts.count == 3, let prototype = keys.first(where: { $0.id == parts[0] })?.mac,
             let mac = Base64URL.decode(parts[2]), mac.count == 16,
             let payload = Base64URL.decode(parts[1]), payload.count >= 2
         else { return nil }
-        let expected = Self.mac("\(parts[0]).\(parts[1])", key: key)
+        // The signed text is the token up to its last dot: "<key id>.<payload>".
+        let expected = prototype.mac(Array(token.utf8[..<parts[2].startIndex].dropLast()))
         guard Self.constantTimeEqual(mac, expected), payload[0] == purpose.rawValue else { return nil }
         var value: UInt64 = 0
         var shift: UInt64 = 0
@@ -94,9 +96,19 @@ public struct TokenSigner: Sendable {
         return nil
     }
 
-    /// HMAC-SHA256 truncated to 128 bits: ample against forgery, short in a URL.
-    private static func mac(_ text: String, key: [UInt8]) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: SymmetricKey(data: key)).prefix(16))
+    /// HMAC-SHA256 truncated to 128 bits (ample against forgery, short in a URL), from a prototype
+    /// that has absorbed its key. The HMAC state is a value: each call works on its own copy, so
+    /// sharing the prototype between threads is safe (hence the unchecked Sendable).
+    final class MACPrototype: @unchecked Sendable {
+        private let prototype: HMAC<SHA256>
+
+        init(key: [UInt8]) { prototype = HMAC<SHA256>(key: SymmetricKey(data: key)) }
+
+        func mac(_ bytes: [UInt8]) -> [UInt8] {
+            var hmac = prototype
+            hmac.update(data: bytes)
+            return Array(hmac.finalize().prefix(16))
+        }
     }
 
     private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
