@@ -42,15 +42,8 @@ public struct BounceProcessor: Sendable {
 
         public static func fromEnvironment(_ environment: [String: String]) throws -> Settings {
             var settings = Settings()
-            for (name, range, keyPath) in [
-                ("FACTEUR_SOFT_BOUNCE_LIMIT", 1...100, \Settings.softBounceLimit), ("FACTEUR_SOFT_BOUNCE_DAYS", 1...365, \.softBounceDays),
-            ] {
-                guard let raw = environment[name], !raw.isEmpty else { continue }
-                guard let value = Int(raw), range.contains(value) else {
-                    throw FacteurError(.invalid, "\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
-                }
-                settings[keyPath: keyPath] = value
-            }
+            settings.softBounceLimit = try EnvironmentSettings.int(environment, "FACTEUR_SOFT_BOUNCE_LIMIT", 1...100) ?? 3
+            settings.softBounceDays = try EnvironmentSettings.int(environment, "FACTEUR_SOFT_BOUNCE_DAYS", 1...365) ?? 7
             return settings
         }
     }

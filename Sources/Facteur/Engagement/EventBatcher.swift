@@ -39,11 +39,7 @@ public final class EventBatcher: Service, Sendable {
         public static func fromEnvironment(_ environment: [String: String]) throws -> Settings {
             var settings = Settings()
             func number(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
-                guard let raw = environment[name], !raw.isEmpty else { return nil }
-                guard let value = Int(raw), range.contains(value) else {
-                    throw FacteurError(.invalid, "\(name) must be a whole number between \(range.lowerBound) and \(range.upperBound)")
-                }
-                return value
+                try EnvironmentSettings.int(environment, name, range)
             }
             settings.maxBatch = try number("FACTEUR_EVENT_BATCH", 1...10_000) ?? settings.maxBatch
             settings.maxDelay = .milliseconds(try number("FACTEUR_EVENT_BATCH_DELAY_MS", 0...1000) ?? 0)

@@ -43,11 +43,7 @@ public struct SendWorkerSettings: Sendable {
     public static func fromEnvironment(_ environment: [String: String]) throws -> SendWorkerSettings {
         var settings = SendWorkerSettings()
         func number(_ key: String, _ range: ClosedRange<Double>) throws -> Double? {
-            guard let raw = environment[key], !raw.isEmpty else { return nil }
-            guard let value = Double(raw), range.contains(value) else {
-                throw FacteurError(.invalid, "\(key) must be a number from \(range.lowerBound) to \(range.upperBound), got '\(raw)'")
-            }
-            return value
+            try EnvironmentSettings.double(environment, key, range)
         }
         if let value = try number("FACTEUR_WORKER_LANES", 1...64) { settings.lanes = Int(value) }
         if let value = try number("FACTEUR_WORKER_BATCH", 1...1000) { settings.batchSize = Int(value) }
