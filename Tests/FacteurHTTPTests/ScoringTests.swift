@@ -36,6 +36,13 @@ struct ScoringTests {
                 #expect(created.status == .created, "\(created.text)")
             }
             #expect(try await Self.score(api, "a@example.com") == 20, "the attribute rule applies at once")
+            // An attribute change through the API moves the score in the same request.
+            _ = try await api.send(.patch, "/api/subscribers/b@example.com", json: #"{"attributes": {"plan": "PRO"}}"#)
+            #expect(try await Self.score(api, "b@example.com") == 20)
+            _ = try await api.send(.patch, "/api/subscribers/b@example.com", json: #"{"attributes": {"plan": null}}"#)
+            #expect(try await Self.score(api, "b@example.com") == 0)
+            _ = try await api.send(.post, "/api/subscribers", json: #"{"email": "c@example.com", "attributes": {"plan": "pro"}}"#)
+            #expect(try await Self.score(api, "c@example.com") == 20, "and a new person's")
             for _ in 0..<4 { try await Self.event(api, "a@example.com", "page_view", #"{"path": "/PRICING"}"#) }
             try await Self.event(api, "a@example.com", "page_view", #"{"path": "/blog"}"#)
             try await Self.event(api, "a@example.com", "purchase", #"{"amount": 99}"#)

@@ -426,24 +426,29 @@ $$;
 ---------------------------------------------------------------------------------------
 
 -- Brings the ledger rows of attribute rules (day '-infinity') in line with who matches
--- them now (one rule, or all when only_rule is NULL), then refreshes the scores of the
--- subscribers whose rows changed. Returns how many scores changed.
-CREATE FUNCTION facteur_attribute_scores_refresh(only_rule bigint) RETURNS bigint
+-- them now (one rule, or all when only_rule is NULL; the given subscribers, or everyone when
+-- only_subscribers is NULL), then refreshes the scores of the subscribers whose rows changed.
+-- Returns how many scores changed. The API calls it for the person it just wrote, in the same
+-- transaction; the periodic pass catches bulk writes and imports.
+CREATE FUNCTION facteur_attribute_scores_refresh(only_rule bigint, only_subscribers bigint[] DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
     touched bigint[];
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM scoring_rules WHERE kind = 'attribute') THEN RETURN 0; END IF;
     CREATE TEMPORARY TABLE IF NOT EXISTS facteur_wanted (subscriber_id bigint, rule_id bigint, points double precision)
         ON COMMIT DROP;
     TRUNCATE facteur_wanted;
     INSERT INTO facteur_wanted
     SELECT s.id, r.id, r.points
       FROM scoring_rules r JOIN subscribers s ON facteur_filters_match(s.attributes, r.condition->'where')
-     WHERE r.kind = 'attribute' AND r.enabled AND (only_rule IS NULL OR r.id = only_rule);
+     WHERE r.kind = 'attribute' AND r.enabled AND (only_rule IS NULL OR r.id = only_rule)
+       AND (only_subscribers IS NULL OR s.id = ANY(only_subscribers));
 
     WITH removed AS (
         DELETE FROM score_ledger l USING scoring_rules r
          WHERE l.rule_id = r.id AND r.kind = 'attribute' AND (only_rule IS NULL OR r.id = only_rule)
+           AND (only_subscribers IS NULL OR l.subscriber_id = ANY(only_subscribers))
            AND NOT EXISTS (SELECT 1 FROM facteur_wanted w WHERE w.subscriber_id = l.subscriber_id AND w.rule_id = l.rule_id)
         RETURNING l.subscriber_id
     ), added AS (

@@ -39,7 +39,11 @@ SELECT facteur_scores_refresh($1::bigint[]) AS changed
 
 -- name: scores-attribute-refresh
 -- $1: one rule, or NULL for all attribute rules.
-SELECT facteur_attribute_scores_refresh($1::bigint) AS changed
+SELECT facteur_attribute_scores_refresh($1::bigint, NULL::bigint[]) AS changed
+
+-- name: scores-attribute-refresh-subscriber
+-- After the API wrote one person's attributes (in its transaction).
+SELECT facteur_attribute_scores_refresh(NULL::bigint, ARRAY[$1::bigint]) AS changed
 
 -- name: scores-decay
 SELECT facteur_scores_decay() AS changed

@@ -77,4 +77,7 @@ public struct SubscriberInput: Sendable {
 
     /// The attribute changes as JSON for the `attributes || $x` merge.
     var attributesJSON: String { JSONValue.object(setAttributes).jsonText }
+
+    /// Whether the write touches custom attributes (attribute scoring rules then look again).
+    var changesAttributes: Bool { !setAttributes.isEmpty || !removeAttributes.isEmpty }
 }

@@ -46,6 +46,8 @@ public struct Subscribers: Sendable {
             if let keys = input.topics, !keys.isEmpty {
                 try await Topics.setStatus(on: tx, database: database, subscriber: id, keys: keys, status: "subscribed", context: context)
             }
+            // Attribute scoring rules see the new person at once.
+            _ = try await tx.query(database.sql("scores-attribute-refresh-subscriber", id))
             return id
         }
         return try await get(id: id)
@@ -105,6 +107,9 @@ public struct Subscribers: Sendable {
             }
             if let keys = input.topics, !keys.isEmpty {
                 try await Topics.setStatus(on: tx, database: database, subscriber: id, keys: keys, status: "subscribed", context: context)
+            }
+            if input.changesAttributes {
+                _ = try await tx.query(database.sql("scores-attribute-refresh-subscriber", id))
             }
         }
         return try await get(id: id)
