@@ -29,19 +29,13 @@ public struct CampaignScheduler: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                let report = try await tick()
-                for id in report.started { logger.info("started scheduled campaign", metadata: ["campaign": "\(id)"]) }
-                for (id, winner) in report.winners {
-                    logger.info("A/B test judged", metadata: ["campaign": "\(id)", "winner": "\(winner)"])
-                }
-                for id in report.finished { logger.info("campaign sent", metadata: ["campaign": "\(id)"]) }
-            } catch {
-                logger.error("campaign scheduler pass failed", metadata: ["error": "\(error)"])
+        await runPeriodically(every: interval, logger: logger, failure: "campaign scheduler pass failed") {
+            let report = try await tick()
+            for id in report.started { logger.info("started scheduled campaign", metadata: ["campaign": "\(id)"]) }
+            for (id, winner) in report.winners {
+                logger.info("A/B test judged", metadata: ["campaign": "\(id)", "winner": "\(winner)"])
             }
-            let interval = self.interval
-            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            for id in report.finished { logger.info("campaign sent", metadata: ["campaign": "\(id)"]) }
         }
     }
 

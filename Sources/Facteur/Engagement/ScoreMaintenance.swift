@@ -17,17 +17,11 @@ public struct ScoreMaintenance: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                let decayed = try await rules.decay()
-                if decayed > 0 { logger.info("decayed lead scores", metadata: ["changed": "\(decayed)"]) }
-                let refreshed = try await rules.refreshAttributeRules()
-                if refreshed > 0 { logger.info("refreshed attribute scores", metadata: ["changed": "\(refreshed)"]) }
-            } catch {
-                logger.error("score maintenance failed", metadata: ["error": "\(error)"])
-            }
-            let interval = attributeInterval
-            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        await runPeriodically(every: attributeInterval, logger: logger, failure: "score maintenance failed") {
+            let decayed = try await rules.decay()
+            if decayed > 0 { logger.info("decayed lead scores", metadata: ["changed": "\(decayed)"]) }
+            let refreshed = try await rules.refreshAttributeRules()
+            if refreshed > 0 { logger.info("refreshed attribute scores", metadata: ["changed": "\(refreshed)"]) }
         }
     }
 }

@@ -32,19 +32,13 @@ public struct PartitionMaintenance: Service {
     }
 
     public func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                let created = try await ensurePartitions()
-                if created > 0 { logger.info("created event partitions", metadata: ["count": "\(created)"]) }
-                if let retentionMonths {
-                    let dropped = try await dropExpired(months: retentionMonths)
-                    if !dropped.isEmpty { logger.info("dropped expired event partitions", metadata: ["tables": "\(dropped)"]) }
-                }
-            } catch {
-                logger.error("could not create event partitions", metadata: ["error": "\(error)"])
+        await runPeriodically(every: interval, logger: logger, failure: "event partition maintenance failed") {
+            let created = try await ensurePartitions()
+            if created > 0 { logger.info("created event partitions", metadata: ["count": "\(created)"]) }
+            if let retentionMonths {
+                let dropped = try await dropExpired(months: retentionMonths)
+                if !dropped.isEmpty { logger.info("dropped expired event partitions", metadata: ["tables": "\(dropped)"]) }
             }
-            let interval = self.interval
-            _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
     }
 }
