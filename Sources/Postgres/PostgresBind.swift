@@ -189,7 +189,8 @@ public struct PostgresJSON: PostgresEncodable, Hashable {
 
 extension Array: PostgresEncodable where Element: PostgresArrayElement {
     public static var postgresType: PostgresOID { Element.postgresArrayType }
-    public var postgresText: String? {
+    /// Inlinable so callers get it specialized for their element type (batches bind thousands).
+    @inlinable public var postgresText: String? {
         var out = "{"
         for (index, element) in enumerated() {
             if index > 0 { out += "," }
@@ -208,17 +209,17 @@ public protocol PostgresArrayElement: Sendable {
 
 extension Int64: PostgresArrayElement {
     public static var postgresArrayType: PostgresOID { PostgresType.int8Array }
-    public var postgresArrayLiteral: String { String(self) }
+    @inlinable public var postgresArrayLiteral: String { String(self) }
 }
 
 extension Int: PostgresArrayElement {
     public static var postgresArrayType: PostgresOID { PostgresType.int8Array }
-    public var postgresArrayLiteral: String { String(self) }
+    @inlinable public var postgresArrayLiteral: String { String(self) }
 }
 
 extension String: PostgresArrayElement {
     public static var postgresArrayType: PostgresOID { PostgresType.textArray }
-    public var postgresArrayLiteral: String {
+    @inlinable public var postgresArrayLiteral: String {
         // Most values hold no quote or backslash: one copy between quotes (batches bind thousands).
         if !utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) { return "\"" + self + "\"" }
         var out = "\""
@@ -242,7 +243,7 @@ extension Double: PostgresArrayElement {
 
 extension Bool: PostgresArrayElement {
     public static var postgresArrayType: PostgresOID { PostgresType.boolArray }
-    public var postgresArrayLiteral: String { self ? "t" : "f" }
+    @inlinable public var postgresArrayLiteral: String { self ? "t" : "f" }
 }
 
 extension Date: PostgresArrayElement {
@@ -254,5 +255,5 @@ extension Date: PostgresArrayElement {
 /// an optional column of a batch.
 extension Optional: PostgresArrayElement where Wrapped: PostgresArrayElement {
     public static var postgresArrayType: PostgresOID { Wrapped.postgresArrayType }
-    public var postgresArrayLiteral: String { self?.postgresArrayLiteral ?? "NULL" }
+    @inlinable public var postgresArrayLiteral: String { self?.postgresArrayLiteral ?? "NULL" }
 }
