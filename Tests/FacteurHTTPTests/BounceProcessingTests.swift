@@ -186,4 +186,27 @@ struct BounceProcessingTests {
             #expect(try await Self.state(setup.api, "missing@fail.example").suppression == "hard_bounce")
         }
     }
+
+    @Test func the_rebuild_commands_recompute_engagement_and_scores_from_the_events() async throws {
+        let binary = try FacteurBinary.path()
+        try await Self.withSent(others: []) { setup in
+            let api = setup.api
+            let rule = #"{"name": "Sent", "event_type": "sent", "points": 2}"#
+            #expect(try await api.send(.post, "/api/scoring-rules", json: rule).status == .created)
+            // Wiped by hand, as after a restore: the commands put them back from the events.
+            try await api.database.pool.execute("DELETE FROM engagement")
+            let environment = WorkerFaultTests.workerEnvironment(api.database.pool, smtpPort: 25)
+            let log = FileManager.default.temporaryDirectory.appendingPathComponent("facteur-rebuild-\(UUID().uuidString).log").path
+            defer { try? FileManager.default.removeItem(atPath: log) }
+            for command in [["engagement", "rebuild"], ["scores", "rebuild"]] {
+                #expect(try ChildProcess(binary, command, environment: environment, log: log).wait() == 0)
+            }
+            let output = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(output.contains("rebuilt engagement of 1 subscribers"), "\(output)")
+            #expect(output.contains("rebuilt lead scores"), "\(output)")
+            let engagement = try await api.send(.get, "/api/subscribers/p0@example.com/engagement")
+            #expect(try engagement.value("sends") == .number(1))
+            #expect(try await ScoringTests.score(api, "p0@example.com") == 2, "the rule counts the sent event it came after")
+        }
+    }
 }
