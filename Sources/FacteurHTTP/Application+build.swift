@@ -125,7 +125,7 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
     .addRoutes(to: api.group("campaigns"))
     EventController(
         events: CustomEvents(database: database, batcher: dependencies.events), engagement: Engagement(database: database),
-        subscribers: Subscribers(database: database), database: database
+        subscribers: Subscribers(database: database)
     ).addRoutes(events: api.group("events"), subscribers: api.group("subscribers"))
     ScoringRuleController(rules: ScoringRules(database: database)).addRoutes(to: api.group("scoring-rules"))
     BounceController(processor: BounceProcessor(database: database, signer: dependencies.links.signer, settings: dependencies.bounces))

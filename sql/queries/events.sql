@@ -1,4 +1,4 @@
--- Events: the batch writer, custom events, retention.
+-- Events: the batch writer and custom events (retention: PartitionMaintenance).
 
 -- name: events-insert
 -- One batch of events (group commit). Columns arrive as parallel arrays; $12 is the
@@ -52,18 +52,3 @@ SELECT i.n, ins.id, (r.id IS NOT NULL AND ins.id IS NULL) AS duplicate
 -- name: events-resolve-subscribers
 -- The ids of the subscribers a batch of custom events names, by id ($1) or address ($2).
 SELECT id, lower(email) AS email FROM subscribers WHERE id = ANY($1::bigint[]) OR lower(email) = ANY($2::text[])
-
--- name: events-list
--- A subscriber's events, newest first, keyset-paginated on (occurred_at, id).
-SELECT id, type, campaign_id, message_id, link_id, machine, device, client, properties, occurred_at
-  FROM events
- WHERE subscriber_id = $1 AND ($2::text IS NULL OR type = $2)
-   AND ($3::timestamptz IS NULL OR (occurred_at, id) < ($3, $4))
- ORDER BY occurred_at DESC, id DESC
- LIMIT $5
-
--- name: event-partitions-drop
--- Retention: drops the monthly partitions wholly older than $1 months (whole tables, no
--- row-by-row delete), deletes such rows from the default partition, and forgets the
--- idempotency keys of that age. Returns the dropped partitions' names.
-SELECT facteur_drop_event_partitions($1::integer) AS dropped

@@ -50,11 +50,3 @@ SELECT facteur_scores_decay() AS changed
 
 -- name: scores-rebuild
 SELECT facteur_scores_rebuild() AS changed
-
--- name: score-ledger-of
--- One subscriber's points per rule (decayed to score_state.as_of), for the API and the tests.
-SELECT l.rule_id, r.name, l.day, l.points,
-       l.points * facteur_score_weight(l.day, (SELECT as_of FROM score_state), r.half_life_days) AS weighted
-  FROM score_ledger l JOIN scoring_rules r ON r.id = l.rule_id AND r.enabled
- WHERE l.subscriber_id = $1
- ORDER BY l.day DESC, l.rule_id

@@ -68,7 +68,6 @@ public struct BounceProcessor: Sendable {
     /// Applies a parsed report; `key` identifies the report (with the recipient, it makes the
     /// idempotency key of each bounce).
     public func apply(_ report: BounceReport, key: String) async throws -> [Result] {
-        let report = Self.withoutControlCharacters(report)
         let message = try await findMessage(report)
         var results: [Result] = []
         var recipients = report.recipients
@@ -121,29 +120,6 @@ public struct BounceProcessor: Sendable {
                     subscriberID: subscriber, campaignID: campaign))
         }
         return results
-    }
-
-    /// Header values come from anyone's mail server: NUL and other control characters (which the
-    /// database refuses in text) go, so a hostile report gets an answer, not an error.
-    static func withoutControlCharacters(_ report: BounceReport) -> BounceReport {
-        func clean(_ text: String) -> String {
-            String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F || $0 == "\t" }))
-        }
-        var report = report
-        report.originalMessageID = report.originalMessageID.map(clean)
-        report.reportRecipients = report.reportRecipients.map(clean)
-        report.feedbackType = report.feedbackType.map(clean)
-        report.originalHeaders = report.originalHeaders.map { (clean($0.name), clean($0.value)) }
-        report.recipients = report.recipients.map { recipient in
-            var recipient = recipient
-            recipient.finalRecipient = clean(recipient.finalRecipient)
-            recipient.status = clean(recipient.status)
-            recipient.action = clean(recipient.action)
-            recipient.diagnosticCode = recipient.diagnosticCode.map(clean)
-            recipient.remoteMTA = recipient.remoteMTA.map(clean)
-            return recipient
-        }
-        return report
     }
 
     struct MatchedMessage {

@@ -92,7 +92,33 @@ public struct BounceReport: Sendable, Equatable {
         let report = try ReportParser.findReport(in: message)
         var result = try ReportParser.parseReport(report)
         result.reportRecipients = ReportParser.reportRecipients(of: message.headers)
-        return result
+        return result.withoutControlCharacters()
+    }
+
+    /// Header values come from anyone's mail server: NUL and other control characters (which the
+    /// database refuses in text, and which `\x{…}` escapes can spell out) go, so every consumer of
+    /// a parsed report gets text it can store.
+    func withoutControlCharacters() -> BounceReport {
+        func clean(_ text: String) -> String {
+            String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F || $0 == "\t" }))
+        }
+        var report = self
+        report.originalMessageID = report.originalMessageID.map(clean)
+        report.reportRecipients = report.reportRecipients.map(clean)
+        report.feedbackType = report.feedbackType.map(clean)
+        report.originalMailFrom = report.originalMailFrom.map(clean)
+        report.originalEnvelopeID = report.originalEnvelopeID.map(clean)
+        report.originalHeaders = report.originalHeaders.map { (clean($0.name), clean($0.value)) }
+        report.recipients = report.recipients.map { recipient in
+            var recipient = recipient
+            recipient.finalRecipient = clean(recipient.finalRecipient)
+            recipient.status = clean(recipient.status)
+            recipient.action = clean(recipient.action)
+            recipient.diagnosticCode = recipient.diagnosticCode.map(clean)
+            recipient.remoteMTA = recipient.remoteMTA.map(clean)
+            return recipient
+        }
+        return report
     }
 }
 

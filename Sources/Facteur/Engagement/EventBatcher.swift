@@ -76,6 +76,12 @@ public final class EventBatcher: Service, Sendable {
         var stopped = false
 
         var pendingCount: Int { pending.count - pendingStart }
+
+        /// Whether `count` more events may queue now. A call larger than the whole capacity
+        /// waits only for an empty queue.
+        func hasRoom(for count: Int, capacity: Int) -> Bool {
+            stopped || pendingCount == 0 || pendingCount + count <= capacity
+        }
     }
 
     private let database: Database
@@ -99,13 +105,10 @@ public final class EventBatcher: Service, Sendable {
     public func record(_ events: [EventInput]) async throws -> [EventOutcome] {
         guard !events.isEmpty else { return [] }
         while true {
-            let mustWait = state.withLock { state in
-                !state.stopped && state.pendingCount > 0 && state.pendingCount + events.count > settings.capacity
-            }
-            guard mustWait else { break }
+            guard !state.withLock({ $0.hasRoom(for: events.count, capacity: settings.capacity) }) else { break }
             await withCheckedContinuation { continuation in
                 let resumeNow = state.withLock { state in
-                    if state.stopped || state.pendingCount == 0 || state.pendingCount + events.count <= settings.capacity { return true }
+                    if state.hasRoom(for: events.count, capacity: settings.capacity) { return true }
                     state.roomWaiters.append(continuation)
                     return false
                 }

@@ -2,13 +2,12 @@ import Facteur
 import Foundation
 import Hummingbird
 
-/// `POST /api/events` (one event or an array of up to 10,000), and a subscriber's events and
-/// engagement under `/api/subscribers/{ref}/…`.
+/// `POST /api/events` (one event or an array of up to 10,000), and a subscriber's engagement
+/// under `/api/subscribers/{ref}/engagement`.
 struct EventController {
     let events: CustomEvents
     let engagement: Engagement
     let subscribers: Subscribers
-    let database: Database
 
     func addRoutes(events group: RouterGroup<AppContext>, subscribers subscriberGroup: RouterGroup<AppContext>) {
         group.post(use: record)
