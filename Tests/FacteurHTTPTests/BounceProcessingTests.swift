@@ -177,7 +177,7 @@ struct BounceProcessingTests {
             let log = maildir.appendingPathComponent("import.log").path
             let environment = WorkerFaultTests.workerEnvironment(setup.api.database.pool, smtpPort: 25)
             let process = try ChildProcess(binary, ["bounces", "import", maildir.path], environment: environment, log: log)
-            #expect(process.wait() == 0)
+            #expect(await process.exited() == 0)
             let output = try String(contentsOfFile: log, encoding: .utf8)
             #expect(output.contains("2 files: 1 hard_bounce"), "\(output)")
             #expect(output.contains("not a report: 2.host"), "\(output)")
@@ -199,7 +199,7 @@ struct BounceProcessingTests {
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("facteur-rebuild-\(UUID().uuidString).log").path
             defer { try? FileManager.default.removeItem(atPath: log) }
             for command in [["engagement", "rebuild"], ["scores", "rebuild"]] {
-                #expect(try ChildProcess(binary, command, environment: environment, log: log).wait() == 0)
+                #expect(try await ChildProcess(binary, command, environment: environment, log: log).exited() == 0)
             }
             let output = try String(contentsOfFile: log, encoding: .utf8)
             #expect(output.contains("rebuilt engagement of 1 subscribers"), "\(output)")

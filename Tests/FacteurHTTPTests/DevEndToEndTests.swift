@@ -7,8 +7,8 @@ import Testing
 /// campaign through `SMTP_URL` into a real SMTP server.
 @Suite(.enabled(if: ExternalTools.available { ExternalTools.hasAiosmtpd }, "needs aiosmtpd (pip install aiosmtpd)"))
 struct DevEndToEndTests {
-    static func curl(_ arguments: [String]) throws -> String {
-        String(decoding: try ExternalCommand.run("/usr/bin/env", ["curl", "-sS", "--max-time", "10"] + arguments), as: UTF8.self)
+    static func curl(_ arguments: [String]) async throws -> String {
+        String(decoding: try await ExternalCommand.run("/usr/bin/env", ["curl", "-sS", "--max-time", "10"] + arguments), as: UTF8.self)
     }
 
     @Test func facteur_dev_sends_a_campaign_through_smtp_url_end_to_end() async throws {
@@ -29,34 +29,34 @@ struct DevEndToEndTests {
         let base = "http://127.0.0.1:\(port)"
         try await WorkerFaultTests.waitUntil("facteur dev answers", timeout: .seconds(120)) {
             guard dev.isRunning else { throw TestSetupError(description: "facteur dev exited: \(WorkerFaultTests.tail(log))") }
-            return (try? Self.curl(["-f", "\(base)/healthz"])) != nil
+            return (try? await Self.curl(["-f", "\(base)/healthz"])) != nil
         }
         let key = try String(contentsOf: directory.appendingPathComponent("api-key"), encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        func post(_ path: String, _ json: String) throws -> String {
-            try Self.curl([
+        func post(_ path: String, _ json: String) async throws -> String {
+            try await Self.curl([
                 "-X", "POST", "\(base)/api\(path)", "-H", "Authorization: Bearer \(key)", "-H", "Content-Type: application/json", "-d",
                 json,
             ])
         }
-        _ = try post("/topics", #"{"key": "news", "name": "News"}"#)
-        _ = try post("/subscribers", #"{"email": "elodie@exemple.fr", "name": "Élodie Lefèvre", "topics": ["news"]}"#)
-        let template = try post(
+        _ = try await post("/topics", #"{"key": "news", "name": "News"}"#)
+        _ = try await post("/subscribers", #"{"email": "elodie@exemple.fr", "name": "Élodie Lefèvre", "topics": ["news"]}"#)
+        let template = try await post(
             "/templates", #"{"name": "T", "subject": "x", "layout": "default", "html": "<p>Bonjour {{first_name}}</p>"}"#)
         #expect(template.contains(#""id":1"#), "\(template)")
-        let campaign = try post(
+        let campaign = try await post(
             "/campaigns",
             #"{"name": "C", "template_id": 1, "subject": "Offre d'été pour {{first_name}}", "from_email": "claire@example.com", "topic": "news"}"#
         )
         #expect(campaign.contains(#""status":"draft""#), "\(campaign)")
-        #expect(try post("/campaigns/1/start", "{}").contains(#""queued":1"#))
+        #expect(try await post("/campaigns/1/start", "{}").contains(#""queued":1"#))
 
         try await WorkerFaultTests.waitUntil("the message arrives", timeout: .seconds(30)) {
             try !server.storedMessages().isEmpty
         }
         let message = try #require(try server.storedMessages().first)
         #expect(message.envelope["to"] as? [String] == ["elodie@exemple.fr"])
-        let parsed = try ExternalCommand.python(
+        let parsed = try await ExternalCommand.python(
             """
             import sys, email, email.policy
             m = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)
@@ -64,11 +64,11 @@ struct DevEndToEndTests {
             """, input: message.bytes)
         #expect(parsed.split(separator: "\n").map(String.init) == ["Offre d'été pour Élodie", "Bonjour Élodie"])
         try await WorkerFaultTests.waitUntil("the campaign is sent", timeout: .seconds(20)) {
-            try Self.curl(["\(base)/api/campaigns/1", "-H", "Authorization: Bearer \(key)"]).contains(#""status":"sent""#)
+            try await Self.curl(["\(base)/api/campaigns/1", "-H", "Authorization: Bearer \(key)"]).contains(#""status":"sent""#)
         }
 
         kill(dev.pid, SIGTERM)
         try await WorkerFaultTests.waitUntil("facteur dev has stopped", timeout: .seconds(30)) { !dev.isRunning }
-        #expect(dev.wait() == 0, "\(WorkerFaultTests.tail(log))")
+        #expect(await dev.exited() == 0, "\(WorkerFaultTests.tail(log))")
     }
 }

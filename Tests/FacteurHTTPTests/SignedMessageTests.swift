@@ -8,15 +8,15 @@ import Testing
 @Suite("A campaign message, end to end")
 struct SignedMessageTests {
     /// RSA-2048 and Ed25519 keys made by the openssl CLI, with their DNS records.
-    static func makeSigners() throws -> (signers: [DKIMSigner], records: [String: String]) {
+    static func makeSigners() async throws -> (signers: [DKIMSigner], records: [String: String]) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("facteur-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let rsa = directory.appendingPathComponent("rsa.pem").path
         let ed = directory.appendingPathComponent("ed.pem").path
-        _ = try ExternalCommand.run(
+        _ = try await ExternalCommand.run(
             "/usr/bin/env", ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", rsa])
-        _ = try ExternalCommand.run("/usr/bin/env", ["openssl", "genpkey", "-algorithm", "ed25519", "-out", ed])
+        _ = try await ExternalCommand.run("/usr/bin/env", ["openssl", "genpkey", "-algorithm", "ed25519", "-out", ed])
         let signers = try MessageAssembler.signers(fromEnvironment: ["FACTEUR_DKIM": "rsa2026:example.com:\(rsa), ed2026:example.com:\(ed)"]
         )
         var records: [String: String] = [:]
@@ -25,7 +25,7 @@ struct SignedMessageTests {
     }
 
     @Test func a_french_campaign_parses_in_python_and_both_dkim_signatures_verify_with_dkimpy() async throws {
-        let (signers, records) = try Self.makeSigners()
+        let (signers, records) = try await Self.makeSigners()
         try await withAPI(assembler: MessageAssembler(signers: signers)) { api in
             _ = try await api.send(.post, "/api/topics", json: #"{"key": "news", "name": "News"}"#)
             let template = try await api.send(
@@ -65,7 +65,7 @@ struct SignedMessageTests {
                     "dkim": verdicts, "crlf": b"\\n" not in data.replace(b"\\r\\n", b""),
                     "longest": max(len(line) for line in data.split(b"\\r\\n"))}))
                 """
-            let output = try ExternalCommand.python(
+            let output = try await ExternalCommand.python(
                 script, arguments: [String(decoding: try JSONEncoder().encode(records), as: UTF8.self)], input: Array(raw.utf8))
             struct Parsed: Decodable {
                 let subject, from, to, unsubscribe, post: String
@@ -122,7 +122,7 @@ struct TestSendTests {
             #expect(try sent.value("sent") == .number(2))
             let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".eml") }
             #expect(files.count == 2)
-            let output = try ExternalCommand.python(
+            let output = try await ExternalCommand.python(
                 """
                 import sys, email, email.policy, json
                 print(json.dumps(sorted([str(email.message_from_binary_file(open(p, 'rb'), policy=email.policy.default)['subject']) for p in sys.argv[1:]])))

@@ -64,7 +64,7 @@ struct DKIMCanonicalizationTests {
     }
 
     /// The same bodies and fields through dkimpy's own relaxed canonicalization.
-    @Test func agreesWithDkimpy() throws {
+    @Test func agreesWithDkimpy() async throws {
         let bodies = ["", "\r\n", "abc", "a \t b  \r\n\r\n", " C \r\nD \t E\r\n\r\n\r\n", "x\r\n\t\r\n\r\ny \r\n \r\n", "é  ü\r\n"]
         let script = """
             import sys, json
@@ -73,7 +73,7 @@ struct DKIMCanonicalizationTests {
                 print(Relaxed.canonicalize_body(body.encode()).hex())
             """
         let input = try JSONEncoder().encode(bodies)
-        let output = try ExternalCommand.python(script, input: Array(input))
+        let output = try await ExternalCommand.python(script, input: Array(input))
         let expected = bodies.map { DKIMCanonicalization.relaxedBody(bytes($0)).map { String(format: "%02x", $0) }.joined() }
         #expect(output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init) == expected)
     }
@@ -135,7 +135,7 @@ extension DKIMCanonicalizationTests {
 
     /// dkimpy differs from RFC 6376 only for a last line without CRLF that ends in WSP
     /// (it keeps that WSP), so these bodies all end with CRLF.
-    @Test func randomBodiesMatchDkimpy() throws {
+    @Test func randomBodiesMatchDkimpy() async throws {
         let bodies = randomBodies(count: 400, seed: 7, endWithCRLF: true)
         let script = """
             import sys
@@ -144,7 +144,7 @@ extension DKIMCanonicalizationTests {
                 print(Relaxed.canonicalize_body(bytes.fromhex(line)).hex())
             """
         let hex = { (b: [UInt8]) in b.map { String(format: "%02x", $0) }.joined() }
-        let output = try ExternalCommand.python(script, input: bytes(bodies.map { hex($0) + "\n" }.joined()))
+        let output = try await ExternalCommand.python(script, input: bytes(bodies.map { hex($0) + "\n" }.joined()))
         let lines = output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
         #expect(lines == bodies.map { hex(DKIMCanonicalization.relaxedBody($0)) })
     }

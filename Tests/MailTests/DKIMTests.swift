@@ -13,8 +13,8 @@ private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8
 
 @Suite("DKIM keys")
 struct DKIMKeyTests {
-    @Test func rsaPKCS1AndPKCS8() throws {
-        let keys = try TestKeys.shared.get()
+    @Test func rsaPKCS1AndPKCS8() async throws {
+        let keys = try await TestKeys.shared.value
         let pkcs8 = try DKIMKey(pem: keys.rsaPKCS8)
         let pkcs1 = try DKIMKey(pem: keys.rsaPKCS1)
         #expect(keys.rsaPKCS8.contains("BEGIN PRIVATE KEY") && keys.rsaPKCS1.contains("BEGIN RSA PRIVATE KEY"))
@@ -31,8 +31,8 @@ struct DKIMKeyTests {
         #expect(try pkcs1.signature(for: data) == signature)
     }
 
-    @Test func ed25519() throws {
-        let keys = try TestKeys.shared.get()
+    @Test func ed25519() async throws {
+        let keys = try await TestKeys.shared.value
         let key = try DKIMKey(pem: keys.ed25519)
         #expect(key.algorithm == .ed25519SHA256)
         #expect(key.publicKeyBase64 == keys.ed25519Public)
@@ -40,8 +40,8 @@ struct DKIMKeyTests {
         #expect(try key.signature(for: [1, 2, 3]).count == 64)
     }
 
-    @Test func fromFile() throws {
-        let keys = try TestKeys.shared.get()
+    @Test func fromFile() async throws {
+        let keys = try await TestKeys.shared.value
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("dkim-\(UUID().uuidString).pem").path
         try keys.ed25519.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -51,8 +51,8 @@ struct DKIMKeyTests {
         #expect(missing?.message.contains(".missing") == true)
     }
 
-    @Test func badKeys() throws {
-        let keys = try TestKeys.shared.get()
+    @Test func badKeys() async throws {
+        let keys = try await TestKeys.shared.value
         let lines = keys.rsaPKCS8.split(separator: "\n")
         let truncated = (lines.prefix(lines.count - 6) + [lines.last!]).joined(separator: "\n")  // base64 lines missing
         let cases: [(String, String)] = [
@@ -76,8 +76,8 @@ struct DKIMKeyTests {
 
 @Suite("DKIM signing, verified by dkimpy")
 struct DKIMSignerTests {
-    @Test func rsa() throws {
-        let (signer, record) = try signers().rsa
+    @Test func rsa() async throws {
+        let (signer, record) = try await signers().rsa
         let signed = try signer.sign(message: sampleMessage, timestamp: 1_750_000_000)
         let field = text(Array(signed[..<signed.firstRange(of: bytes("\r\nFrom:"))!.lowerBound]))
         #expect(field.hasPrefix("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=news.example.com;"))
@@ -92,40 +92,40 @@ struct DKIMSignerTests {
         for line in field.components(separatedBy: "\r\n") {
             #expect(line.utf8.count <= 78, "line too long: \(line)")
         }
-        #expect(try verify(signed, records: record) == [.pass])
+        #expect(try await verify(signed, records: record) == [.pass])
     }
 
-    @Test func ed25519() throws {
-        let (signer, record) = try signers().ed25519
+    @Test func ed25519() async throws {
+        let (signer, record) = try await signers().ed25519
         let signed = try signer.sign(message: sampleMessage)
         #expect(text(signed).hasPrefix("DKIM-Signature: v=1; a=ed25519-sha256; "))
-        #expect(try verify(signed, records: record) == [.pass])
+        #expect(try await verify(signed, records: record) == [.pass])
     }
 
-    @Test func dual() throws {
-        let all = try signers()
+    @Test func dual() async throws {
+        let all = try await signers()
         let signed = try all.rsa.signer.sign(message: all.ed25519.signer.sign(message: sampleMessage))
-        #expect(try verify(signed, records: all.rsa.record.merging(all.ed25519.record) { $1 }) == [.pass, .pass])
+        #expect(try await verify(signed, records: all.rsa.record.merging(all.ed25519.record) { $1 }) == [.pass, .pass])
         // The same in one call, the body hashed once.
         let once = try DKIMSigner.sign(message: sampleMessage, with: [all.ed25519.signer, all.rsa.signer], timestamp: 1_750_000_000)
         #expect(text(once).hasPrefix("DKIM-Signature: v=1; a=ed25519-sha256;"))
-        #expect(try verify(once, records: all.rsa.record.merging(all.ed25519.record) { $1 }) == [.pass, .pass])
+        #expect(try await verify(once, records: all.rsa.record.merging(all.ed25519.record) { $1 }) == [.pass, .pass])
         let twice = try all.ed25519.signer.sign(
             message: all.rsa.signer.sign(message: sampleMessage, timestamp: 1_750_000_000), timestamp: 1_750_000_000)
         #expect(once == twice)
     }
 
-    @Test func signatureHeaderOverParsedFields() throws {
-        let (signer, record) = try signers().ed25519
+    @Test func signatureHeaderOverParsedFields() async throws {
+        let (signer, record) = try await signers().ed25519
         let (headers, body) = try DKIMSigner.split(message: sampleMessage)
         #expect(headers.count == 12)
         #expect(headers[2].name == "Subject" && headers[2].value.contains("\r\n =?utf-8?b?"))
         let field = try signer.signatureHeader(headers: headers, body: Array(body))
-        #expect(try verify(bytes(field + "\r\n") + sampleMessage, records: record) == [.pass])
+        #expect(try await verify(bytes(field + "\r\n") + sampleMessage, records: record) == [.pass])
     }
 
-    @Test func tamperingFails() throws {
-        let all = try signers()
+    @Test func tamperingFails() async throws {
+        let all = try await signers()
         let records = all.rsa.record.merging(all.ed25519.record) { $1 }
         let signed = text(try all.rsa.signer.sign(message: all.ed25519.signer.sign(message: sampleMessage)))
         let tampered = [
@@ -136,31 +136,31 @@ struct DKIMSignerTests {
             signed.replacingOccurrences(of: "One-Click", with: "One-click"),  // List-Unsubscribe-Post
         ]
         for message in tampered {
-            #expect(try verify(bytes(message), records: records) == [.fail, .fail])
+            #expect(try await verify(bytes(message), records: records) == [.fail, .fail])
         }
     }
 
-    @Test func relaxedSurvivesWhitespaceChanges() throws {
-        let (signer, record) = try signers().rsa
+    @Test func relaxedSurvivesWhitespaceChanges() async throws {
+        let (signer, record) = try await signers().rsa
         var message = text(try signer.sign(message: sampleMessage))
         message = message.replacingOccurrences(of: "?=\r\n =?utf-8", with: "?=  \t=?utf-8")  // unfold the subject
         message = message.replacingOccurrences(of: "Bonjour Jean,\r\n", with: "Bonjour  \t Jean,   \r\n")
         message += "\r\n\r\n"
-        #expect(try verify(bytes(message), records: record) == [.pass])
+        #expect(try await verify(bytes(message), records: record) == [.pass])
     }
 
     /// dkimpy always counts an extra From when verifying, so Subject shows the difference.
-    @Test func withoutOverSigningAnAddedSubjectGoesUnnoticed() throws {
-        let keys = try TestKeys.shared.get()
+    @Test func withoutOverSigningAnAddedSubjectGoesUnnoticed() async throws {
+        let keys = try await TestKeys.shared.value
         let signer = try DKIMSigner(domain: "news.example.com", selector: "ed", key: DKIMKey(pem: keys.ed25519), overSignedHeaders: [])
         let signed = try signer.sign(message: sampleMessage)
         #expect(text(signed).contains("h=from:to:subject:"))
         let record = ["ed._domainkey.news.example.com": signer.key.dnsRecord]
-        #expect(try verify(bytes("Subject: Your account is suspended\r\n") + signed, records: record) == [.pass])
+        #expect(try await verify(bytes("Subject: Your account is suspended\r\n") + signed, records: record) == [.pass])
     }
 
     @Test func concurrentSigningWithOneKey() async throws {
-        let all = try signers()
+        let all = try await signers()
         for signer in [all.rsa.signer, all.ed25519.signer] {
             let expected = try signer.sign(message: sampleMessage, timestamp: 1)
             let results = try await withThrowingTaskGroup(of: [UInt8].self) { group in
@@ -171,8 +171,8 @@ struct DKIMSignerTests {
         }
     }
 
-    @Test func rejectedInput() throws {
-        let signer = try signers().ed25519.signer
+    @Test func rejectedInput() async throws {
+        let signer = try await signers().ed25519.signer
         let body: [UInt8] = bytes("hi\r\n")
         let cases: [([(name: String, value: String)], String)] = [
             ([("To", " a@example.com")], "no From"),
@@ -193,11 +193,11 @@ struct DKIMSignerTests {
         #expect(throws: DKIMError.self) { try DKIMSigner(domain: "example.com", selector: "s", key: key, signedHeaders: ["to"]) }
     }
 
-    @Test func headerOnlyMessage() throws {
-        let (signer, record) = try signers().rsa
+    @Test func headerOnlyMessage() async throws {
+        let (signer, record) = try await signers().rsa
         let signed = try signer.sign(message: bytes("From: a@news.example.com\r\nSubject: hi\r\n"))
         #expect(tagList(text(signed))["bh"] == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")
-        #expect(try verify(signed, records: record) == [.pass])
+        #expect(try await verify(signed, records: record) == [.pass])
     }
 }
 
@@ -248,24 +248,27 @@ private struct TestKeys: Sendable {
     /// Public keys as the openssl tool writes them, independently of ``DKIMKey``.
     var rsaPublic = "", ed25519Public = ""
 
-    static let shared: Result<TestKeys, any Error> = Result { try TestKeys() }
+    static let shared = Task<TestKeys, any Error> { try await TestKeys() }
 
-    private init() throws {
+    private init() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("facteur-dkim-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-        func openssl(_ arguments: String...) throws -> [UInt8] { try ExternalCommand.run("/usr/bin/env", ["openssl"] + arguments) }
+        func openssl(_ arguments: String...) async throws -> [UInt8] {
+            try await ExternalCommand.run("/usr/bin/env", ["openssl"] + arguments)
+        }
         func read(_ name: String) throws -> String { try String(contentsOfFile: path(name), encoding: .utf8) }
 
-        _ = try openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path("rsa.pem"))
-        _ = try openssl("pkey", "-in", path("rsa.pem"), "-traditional", "-out", path("rsa1.pem"))
-        _ = try openssl("genpkey", "-algorithm", "ed25519", "-out", path("ed.pem"))
-        _ = try openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:512", "-out", path("rsa512.pem"))
-        _ = try openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path("ec.pem"))
-        _ = try openssl("pkey", "-in", path("ed.pem"), "-aes256", "-passout", "pass:secret", "-out", path("enc.pem"))
-        _ = try openssl("pkey", "-in", path("rsa.pem"), "-traditional", "-aes256", "-passout", "pass:secret", "-out", path("enc1.pem"))
-        _ = try openssl("pkey", "-in", path("rsa.pem"), "-pubout", "-out", path("pub.pem"))
+        _ = try await openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path("rsa.pem"))
+        _ = try await openssl("pkey", "-in", path("rsa.pem"), "-traditional", "-out", path("rsa1.pem"))
+        _ = try await openssl("genpkey", "-algorithm", "ed25519", "-out", path("ed.pem"))
+        _ = try await openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:512", "-out", path("rsa512.pem"))
+        _ = try await openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", path("ec.pem"))
+        _ = try await openssl("pkey", "-in", path("ed.pem"), "-aes256", "-passout", "pass:secret", "-out", path("enc.pem"))
+        _ = try await openssl(
+            "pkey", "-in", path("rsa.pem"), "-traditional", "-aes256", "-passout", "pass:secret", "-out", path("enc1.pem"))
+        _ = try await openssl("pkey", "-in", path("rsa.pem"), "-pubout", "-out", path("pub.pem"))
         rsaPKCS8 = try read("rsa.pem")
         rsaPKCS1 = try read("rsa1.pem")
         ed25519 = try read("ed.pem")
@@ -274,9 +277,10 @@ private struct TestKeys: Sendable {
         rsa512 = try read("rsa512.pem")
         ecP256 = try read("ec.pem")
         publicOnly = try read("pub.pem")
-        rsaPublic = Data(try openssl("pkey", "-in", path("rsa.pem"), "-pubout", "-outform", "DER")).base64EncodedString()
+        rsaPublic = Data(try await openssl("pkey", "-in", path("rsa.pem"), "-pubout", "-outform", "DER")).base64EncodedString()
         // An Ed25519 SubjectPublicKeyInfo is a 12-byte prefix and the raw 32-byte key.
-        ed25519Public = Data(try openssl("pkey", "-in", path("ed.pem"), "-pubout", "-outform", "DER").suffix(32)).base64EncodedString()
+        ed25519Public = Data(try await openssl("pkey", "-in", path("ed.pem"), "-pubout", "-outform", "DER").suffix(32))
+            .base64EncodedString()
     }
 }
 
@@ -285,8 +289,8 @@ private struct Signers {
     var ed25519: (signer: DKIMSigner, record: [String: String])
 }
 
-private func signers() throws -> Signers {
-    let keys = try TestKeys.shared.get()
+private func signers() async throws -> Signers {
+    let keys = try await TestKeys.shared.value
     let rsa = try DKIMSigner(domain: "news.example.com", selector: "rsa2025", key: DKIMKey(pem: keys.rsaPKCS8))
     let ed = try DKIMSigner(domain: "news.example.com", selector: "ed2025", key: DKIMKey(pem: keys.ed25519))
     return Signers(
@@ -306,7 +310,7 @@ private func tagList(_ message: String) -> [String: String] {
 private enum Verdict: String, Decodable { case pass, fail }
 
 /// dkimpy's verdict on every DKIM-Signature of `message`, top first.
-private func verify(_ message: [UInt8], records: [String: String]) throws -> [Verdict] {
+private func verify(_ message: [UInt8], records: [String: String]) async throws -> [Verdict] {
     let script = """
         import sys, json, dkim
         records = json.loads(sys.argv[1])
@@ -321,10 +325,7 @@ private func verify(_ message: [UInt8], records: [String: String]) throws -> [Ve
                 return "fail"
         print(json.dumps([verdict(i) for i in range(count)]))
         """
-    let output = try runPython(script, arguments: [String(decoding: try JSONEncoder().encode(records), as: UTF8.self)], input: message)
+    let output = try await ExternalCommand.python(
+        script, arguments: [String(decoding: try JSONEncoder().encode(records), as: UTF8.self)], input: message)
     return try JSONDecoder().decode([Verdict].self, from: Data(output.utf8))
-}
-
-private func runPython(_ script: String, arguments: [String] = [], input: [UInt8]) throws -> String {
-    try ExternalCommand.python(script, arguments: arguments, input: input)
 }

@@ -76,7 +76,7 @@ private struct Parsed: Decodable {
 }
 
 /// Runs Python over the rendered messages (one process for all of them).
-private func parseWithPython(_ messages: [[UInt8]]) throws -> [Parsed] {
+private func parseWithPython(_ messages: [[UInt8]]) async throws -> [Parsed] {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mime-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -86,21 +86,8 @@ private func parseWithPython(_ messages: [[UInt8]]) throws -> [Parsed] {
         try Data(message).write(to: url)
         paths.append(url.path)
     }
-    let errorURL = directory.appendingPathComponent("stderr.txt")
-    _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", parserScript] + paths
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = try FileHandle(forWritingTo: errorURL)
-    try process.run()
-    // Read to EOF before waiting, so a full pipe cannot block Python.
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let errors = (try? String(contentsOf: errorURL, encoding: .utf8)) ?? ""
-    try #require(process.terminationStatus == 0, "python3 failed: \(errors)")
-    return try JSONDecoder().decode([Parsed].self, from: data)
+    let output = try await ExternalCommand.python(parserScript, arguments: paths)
+    return try JSONDecoder().decode([Parsed].self, from: Data(output.utf8))
 }
 
 private struct Case {
@@ -159,9 +146,9 @@ private func makeCases() throws -> [Case] {
 }
 
 @Suite struct PythonEmailParserTests {
-    @Test func pythonParsesEveryMessageBackExactly() throws {
+    @Test func pythonParsesEveryMessageBackExactly() async throws {
         let cases = try makeCases()
-        let parsed = try parseWithPython(cases.map { try $0.message.render() })
+        let parsed = try await parseWithPython(cases.map { try $0.message.render() })
         try #require(parsed.count == cases.count)
         for (testCase, result) in zip(cases, parsed) {
             let message = testCase.message
@@ -203,7 +190,7 @@ private func makeCases() throws -> [Case] {
         #expect(parsed[3].parts.map(\.cte) == ["base64", "base64"])
     }
 
-    @Test func pythonDecodesRandomSubjectsAndNames() throws {
+    @Test func pythonDecodesRandomSubjectsAndNames() async throws {
         let alphabet = Array("aZ09 ,.;:\"\\()<>@[]=?_-'éÉàçœ€—☀️😀👍🏽👩‍👩‍👧‍👦漢字カナ한국어\t")
         /// Python's display names turn whitespace runs into one space, and keep the space
         /// between encoded-words (RFC 2047 drops it), so names are built to fit one
@@ -235,7 +222,7 @@ private func makeCases() throws -> [Case] {
                     from: try Mailbox("sender@example.com", name: name),
                     subject: subject.isEmpty ? "x" : subject, text: "x\n"))
         }
-        let parsed = try parseWithPython(messages.map { try $0.render() })
+        let parsed = try await parseWithPython(messages.map { try $0.render() })
         for (message, result) in zip(messages, parsed) {
             #expect(result.subject == message.subject)
             #expect(result.from.first?.first == message.from.name)

@@ -80,6 +80,14 @@ public final class ChildProcess: @unchecked Sendable {
         return code
     }
 
+    /// ``wait()`` on a thread of its own, for async tests: a blocked cooperative thread (two on a
+    /// two-core machine) stalls every other test.
+    public func exited() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: self.wait()) }
+        }
+    }
+
     /// The exit code, or -1 when the process was killed by a signal.
     private static func exitCode(_ status: Int32) -> Int32 { (status & 0x7f) == 0 ? (status >> 8) & 0xff : -1 }
 

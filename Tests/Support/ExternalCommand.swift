@@ -9,7 +9,19 @@ public enum ExternalCommand {
 
     /// Runs `executable`, feeding `input` on stdin; returns stdout. stderr is drained on its own thread
     /// (a chatty child cannot block on a full pipe) and shown when the command fails.
-    public static func run(_ executable: String, _ arguments: [String], input: [UInt8] = []) throws -> [UInt8] {
+    ///
+    /// The wait happens on a thread of its own: tests run on Swift's cooperative pool, two threads
+    /// on a two-core machine, and a test blocked there on a child process stalls every other test
+    /// (seen in CI as database pools timing out and pauses taking seconds).
+    public static func run(_ executable: String, _ arguments: [String], input: [UInt8] = []) async throws -> [UInt8] {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try runBlocking(executable, arguments, input: input) })
+            }
+        }
+    }
+
+    private static func runBlocking(_ executable: String, _ arguments: [String], input: [UInt8]) throws -> [UInt8] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -36,8 +48,8 @@ public enum ExternalCommand {
     }
 
     /// `python3 -c script arguments…` with `input` on stdin; returns stdout as text.
-    public static func python(_ script: String, arguments: [String] = [], input: [UInt8] = []) throws -> String {
-        String(decoding: try run("/usr/bin/env", ["python3", "-c", script] + arguments, input: input), as: UTF8.self)
+    public static func python(_ script: String, arguments: [String] = [], input: [UInt8] = []) async throws -> String {
+        String(decoding: try await run("/usr/bin/env", ["python3", "-c", script] + arguments, input: input), as: UTF8.self)
     }
 }
 

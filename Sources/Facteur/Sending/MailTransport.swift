@@ -5,6 +5,15 @@ import NIOPosix
 public protocol MailTransport: Sendable {
     /// Hands one message over; returns what identifies it there (a queue id, a file name).
     func send(_ message: [UInt8], from: String, to recipients: [String], requiresSMTPUTF8: Bool) async throws -> String
+
+    /// How many sends it can really carry at once (an SMTP pool's connections), nil for no limit.
+    /// The worker starts no more than this, so its last look at the campaign's state comes right
+    /// before the message goes out, not before a wait in the transport's queue.
+    var concurrentSends: Int? { get }
+}
+
+extension MailTransport {
+    public var concurrentSends: Int? { nil }
 }
 
 /// Writes each message as an `.eml` file, for `facteur dev` without `SMTP_URL` and for tests.

@@ -26,6 +26,8 @@ public struct SMTPMailTransport: ClosableTransport {
         }
     }
 
+    public var concurrentSends: Int? { pool.configuration.maximumConnections }
+
     public func close() async {
         await pool.shutdown()
     }

@@ -150,13 +150,18 @@ extension SendWorker {
         return sendable
     }
 
-    /// Waits for the domain's limit, checks the campaign is still sending, sends.
+    /// Waits for the domain's limit and a free connection, checks the campaign is still sending, sends.
+    /// The check comes after both waits: a pause stops every message not yet on the wire.
     private func deliver(_ message: Prepared, campaign: ComposerCache.Campaign, sendBy: ContinuousClock.Instant) async -> Outcome {
         await domains.acquire(message.domain)
+        await connections.acquire(Self.connectionKey)
         let outcome = ContinuousClock.now < sendBy ? await send(message, campaign: campaign) : .released(id: message.id)
+        await connections.release(Self.connectionKey)
         await domains.release(message.domain)
         return outcome
     }
+
+    private static let connectionKey = ""
 
     private func send(_ message: Prepared, campaign: ComposerCache.Campaign) async -> Outcome {
         guard control.isSending(campaign.composer.campaign.id) else { return .released(id: message.id) }

@@ -69,6 +69,8 @@ public final class SendWorker: Service, Sendable {
     let control: CampaignControl
     let composers: ComposerCache
     let domains: DomainLimiter
+    /// The transport's real concurrency, one key for all: see ``MailTransport/concurrentSends``.
+    let connections: DomainLimiter
     let metrics = SendMetrics()
 
     public init(
@@ -83,6 +85,7 @@ public final class SendWorker: Service, Sendable {
         control = CampaignControl()
         composers = ComposerCache(database: database, layouts: layouts, links: links, assembler: assembler)
         domains = DomainLimiter(limits: settings.domainLimits, defaultLimit: settings.defaultDomainLimit)
+        connections = DomainLimiter(limits: [:], defaultLimit: transport.concurrentSends)
     }
 
     /// Runs until graceful shutdown: batches in flight finish and their results are written;
