@@ -71,7 +71,7 @@ let package = Package(
         .target(
             name: "FacteurHTTP",
             dependencies: [
-                "Facteur",
+                "Facteur", "Mail",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]

@@ -30,8 +30,9 @@ esac
 RUN_DEBS=(postgresql postgresql-contrib libpq-dev pkg-config libssl-dev ca-certificates curl python3 make tzdata)
 
 # Debian packages only the tests need: openssl makes test keys and certificates; postfix brings
-# smtp-sink and smtp-source (its mail system is left unconfigured and not started).
-TEST_DEBS=(openssl postfix)
+# smtp-sink and smtp-source (its mail system is left unconfigured and not started); chromium
+# and its WebDriver run the preference-center pages in a real headless browser.
+TEST_DEBS=(openssl postfix chromium chromium-driver)
 
 # ==== LATER TEST DEPENDENCIES ================================================================
 # What the tests of later issues will need. Off until those tests land: set
@@ -39,18 +40,15 @@ TEST_DEBS=(openssl postfix)
 # Move single items into TEST_DEBS / TEST_PIP instead to enable them one by one.
 FACTEUR_LATER_TEST_DEPS="${FACTEUR_LATER_TEST_DEPS:-0}"
 LATER_TEST_DEBS=(
-    chromium        # headless browser for preference-center pages
-    chromium-driver # WebDriver for selenium
-    wrk             # HTTP load generator for benchmarks
+    wrk # HTTP load generator for benchmarks
 )
-LATER_TEST_PIP=(
-    selenium # drives chromium through chromium-driver
-)
+LATER_TEST_PIP=()
 # ============================================================================================
 
 # dkimpy verifies our DKIM signatures in MailTests; pynacl gives it Ed25519; aiosmtpd is the
-# scriptable SMTP server (STARTTLS, AUTH, failures on demand) of the SMTP and worker tests.
-TEST_PIP=(dkimpy pynacl aiosmtpd)
+# scriptable SMTP server (STARTTLS, AUTH, failures on demand) of the SMTP and worker tests;
+# selenium drives chromium through chromium-driver in the browser test.
+TEST_PIP=(dkimpy pynacl aiosmtpd selenium)
 
 # --- Helpers --------------------------------------------------------------------------------
 

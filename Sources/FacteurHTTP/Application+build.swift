@@ -2,6 +2,7 @@ import Facteur
 import Foundation
 import Hummingbird
 import Logging
+import Mail
 import NIOCore
 import Postgres
 import Prometheus
@@ -29,14 +30,24 @@ public struct HTTPDependencies: Sendable {
     public var trustForwarded: Bool
     /// Soft-bounce suppression threshold.
     public var bounces: BounceProcessor.Settings
+    /// The public pages and system emails (`templates/pages`, `templates/system`, `templates/strings`);
+    /// nil serves no pages.
+    public var pages: PageTemplates?
+    /// The sender of system emails (double opt-in); with `transport`, sign-ups can be confirmed.
+    public var systemFrom: Mailbox?
+    /// Sign-ups per client address per hour (`FACTEUR_SIGNUP_LIMIT`).
+    public var signupLimit: Int
 
     public init(
         database: Database, home: FacteurHome, metrics: PrometheusCollectorRegistry, maxImportBytes: Int = 1 << 30,
         layouts: EmailLayouts = .none, links: LinkBuilder, assembler: MessageAssembler = MessageAssembler(signers: []),
         transport: (any MailTransport)? = nil, events: EventBatcher, classifier: RequestClassifier, trustForwarded: Bool = false,
-        bounces: BounceProcessor.Settings = .init()
+        bounces: BounceProcessor.Settings = .init(), pages: PageTemplates? = nil, systemFrom: Mailbox? = nil, signupLimit: Int = 10
     ) {
         self.bounces = bounces
+        self.pages = pages
+        self.systemFrom = systemFrom
+        self.signupLimit = signupLimit
         self.events = events
         self.classifier = classifier
         self.trustForwarded = trustForwarded
@@ -110,9 +121,21 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
         classifier: dependencies.classifier, trustForwarded: dependencies.trustForwarded
     ).addRoutes(to: router)
 
+    let mail = systemMail(dependencies)
+    if let pages = dependencies.pages {
+        PageController(
+            database: database, preferences: Preferences(database: database), subscribers: Subscribers(database: database),
+            topics: Topics(database: database), templates: pages, signer: dependencies.links.signer,
+            forms: FormTokens(signer: dependencies.links.signer), mail: mail,
+            limiter: SignupRateLimiter(limit: dependencies.signupLimit), trustForwarded: dependencies.trustForwarded,
+            logger: Logger(label: "facteur.pages")
+        ).addRoutes(to: router)
+    }
+
     let api = router.group("api").add(middleware: APIKeyMiddleware(keys: APIKeys(database: database)))
     let topics = Topics(database: database)
-    SubscriberController(subscribers: Subscribers(database: database), topics: topics).addRoutes(to: api.group("subscribers"))
+    SubscriberController(subscribers: Subscribers(database: database), topics: topics, mail: mail, pages: dependencies.pages)
+        .addRoutes(to: api.group("subscribers"))
     FieldController(fields: FieldRegistry(database: database)).addRoutes(to: api.group("fields"))
     TopicController(topics: topics).addRoutes(to: api.group("topics"))
     CompanyController(companies: Companies(database: database)).addRoutes(to: api.group("companies"))
@@ -127,6 +150,10 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
         events: CustomEvents(database: database, batcher: dependencies.events), engagement: Engagement(database: database),
         subscribers: Subscribers(database: database)
     ).addRoutes(events: api.group("events"), subscribers: api.group("subscribers"))
+    PreferenceController(
+        preferences: Preferences(database: database), subscribers: Subscribers(database: database),
+        consent: ConsentExporter(database: database)
+    ).addRoutes(subscribers: api.group("subscribers"), exports: api.group("exports"))
     ScoringRuleController(rules: ScoringRules(database: database)).addRoutes(to: api.group("scoring-rules"))
     BounceController(processor: BounceProcessor(database: database, signer: dependencies.links.signer, settings: dependencies.bounces))
         .addRoutes(to: api.group("bounces"))
@@ -135,6 +162,12 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
         maxImportBytes: dependencies.maxImportBytes
     ).addRoutes(imports: api.group("imports"), exports: api.group("exports"))
     return router
+}
+
+/// Confirmation emails need the pages' templates, a sender and a transport.
+func systemMail(_ dependencies: HTTPDependencies) -> SystemMail? {
+    guard let pages = dependencies.pages, let from = dependencies.systemFrom, let transport = dependencies.transport else { return nil }
+    return SystemMail(from: from, templates: pages, links: dependencies.links, assembler: dependencies.assembler, transport: transport)
 }
 
 /// The HTTP application, ready to run as a `Service`.

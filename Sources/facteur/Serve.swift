@@ -47,7 +47,10 @@ func runServer(
         layouts: shared.layouts, links: shared.links, assembler: shared.assembler, transport: shared.transport,
         events: events, classifier: try RequestClassifier.fromEnvironment(environment.values),
         trustForwarded: environment.values["FACTEUR_TRUST_FORWARDED"] == "true",
-        bounces: try BounceProcessor.Settings.fromEnvironment(environment.values))
+        bounces: try BounceProcessor.Settings.fromEnvironment(environment.values),
+        pages: try await PageTemplates.load(from: environment.home.templatesDirectory),
+        systemFrom: try SystemMail.sender(environment: environment.values, baseURL: shared.links.baseURL),
+        signupLimit: try environment.int("FACTEUR_SIGNUP_LIMIT", default: 10))
     let router = buildRouter(dependencies)
     var app = Application(
         router: router, configuration: .init(address: .hostname(environment.host, port: try environment.port()), serverName: "facteur"),
@@ -64,6 +67,7 @@ func runServer(
                     pool: database.pool, logger: logger,
                     retentionMonths: try environment.optionalInt("FACTEUR_EVENT_RETENTION_MONTHS", 1...1200)),
                 ScoreMaintenance(rules: ScoringRules(database: database), logger: logger),
+                FormTokenMaintenance(database: database, logger: logger),
             ] + extraServices,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))

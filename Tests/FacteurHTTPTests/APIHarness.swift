@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import Mail
 import NIOCore
 import Prometheus
 import Testing
@@ -64,6 +65,40 @@ struct API: Sendable {
         }
     }
 
+    /// Posts an HTML form (`application/x-www-form-urlencoded`), as a browser would: no API key.
+    func form(
+        _ uri: String, _ fields: [(String, String)], headers extra: HTTPFields = [:],
+        contentType: String = "application/x-www-form-urlencoded"
+    ) async throws -> Reply {
+        var headers = extra
+        headers[.contentType] = contentType
+        let body = fields.map { "\(Self.formEncode($0.0))=\(Self.formEncode($0.1))" }.joined(separator: "&")
+        return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: body)) { response in
+            Reply(status: response.status, headers: response.headers, text: String(buffer: response.body))
+        }
+    }
+
+    /// A public page, as a browser asks for it: no API key.
+    func page(_ uri: String, headers: HTTPFields = [:]) async throws -> Reply {
+        try await client.execute(uri: uri, method: .get, headers: headers, body: nil) { response in
+            Reply(status: response.status, headers: response.headers, text: String(buffer: response.body))
+        }
+    }
+
+    static func formEncode(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+
+    /// The value of the `index`th hidden `csrf` field of a page.
+    static func csrf(_ html: String, index: Int = 0) -> String? {
+        let regex = try! NSRegularExpression(pattern: #"name="csrf" value="([^"]+)""#)
+        let matches = regex.matches(in: html, range: NSRange(html.startIndex..., in: html))
+        guard index < matches.count, let range = Range(matches[index].range(at: 1), in: html) else { return nil }
+        return String(html[range])
+    }
+
     /// Rows in a table, to prove that a refused request wrote nothing.
     func count(_ table: String) async throws -> Int {
         try await database.pool.query("SELECT count(*) AS n FROM \(identifier: table)")[0].decode(Int.self, "n")
@@ -72,7 +107,7 @@ struct API: Sendable {
 
 /// Runs `body` against the real router, a fresh migrated database and a new API key.
 func withAPI(
-    assembler: MessageAssembler = MessageAssembler(signers: []), transport: (any MailTransport)? = nil,
+    assembler: MessageAssembler = MessageAssembler(signers: []), transport: (any MailTransport)? = nil, signupLimit: Int = 100,
     _ body: @Sendable (API) async throws -> Void
 ) async throws {
     try await withFacteurDatabase { database in
@@ -83,7 +118,8 @@ func withAPI(
             HTTPDependencies(
                 database: database, home: testHome, metrics: PrometheusCollectorRegistry(), layouts: layouts, links: testLinks,
                 assembler: assembler, transport: transport, events: events, classifier: try RequestClassifier(),
-                trustForwarded: true))
+                trustForwarded: true, pages: try await PageTemplates.load(from: testHome.templatesDirectory),
+                systemFrom: try Mailbox("news@mail.example.test", name: "Example News"), signupLimit: signupLimit))
         let app = Application(router: router)
         // The router test client runs no services: the batcher's writers run beside it.
         let writers = Task { try await events.run() }

@@ -1,17 +1,18 @@
 -- Topics and each subscriber's subscription to them.
 
 -- name: topics-list
-SELECT id, key, name, description, default_subscribed, created_at, updated_at FROM topics ORDER BY key
+SELECT id, key, name, description, default_subscribed, translations, created_at, updated_at FROM topics ORDER BY key
 
 -- name: topic-select
-SELECT id, key, name, description, default_subscribed, created_at, updated_at FROM topics WHERE id = $1
+SELECT id, key, name, description, default_subscribed, translations, created_at, updated_at FROM topics WHERE id = $1
 
 -- name: topic-insert
-INSERT INTO topics (key, name, description, default_subscribed) VALUES ($1, $2, $3, $4) RETURNING id
+INSERT INTO topics (key, name, description, default_subscribed, translations) VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING id
 
 -- name: topic-update
 UPDATE topics SET name = COALESCE($2, name), description = COALESCE($3, description),
-       default_subscribed = COALESCE($4, default_subscribed), updated_at = now()
+       default_subscribed = COALESCE($4, default_subscribed), translations = COALESCE($5::jsonb, translations),
+       updated_at = now()
  WHERE id = $1
 RETURNING id
 

@@ -32,6 +32,16 @@ public struct LinkBuilder: Sendable {
         "\(baseURL)/p/\(signer.sign(.subscriber, id: subscriber))"
     }
 
+    /// The double opt-in confirmation page of a subscriber.
+    public func confirmation(subscriber: Int64) -> String {
+        "\(baseURL)/confirm/\(signer.sign(.confirmation, id: subscriber))"
+    }
+
+    /// Unsubscribe from everything, for emails that belong to no campaign (the double opt-in).
+    public func unsubscribeAll(subscriber: Int64) -> String {
+        "\(baseURL)/u/\(signer.sign(.subscriber, id: subscriber))"
+    }
+
     /// The signed token of one message, made once and shared by all of that message's URLs.
     public func token(message: Int64) -> String {
         signer.sign(.message, id: message)

@@ -140,9 +140,10 @@ public struct Subscribers: Sendable {
 
     /// Erases a person: events, consent history, subscriptions, messages and the row itself.
     /// With `suppress`, keeps only a SHA-256 of the address so they are never mailed again.
-    public func erase(reference: String, suppress: Bool) async throws {
+    public func erase(reference: String, suppress: Bool, form: FormTokens.Verified? = nil) async throws {
         let id = try await resolve(reference)
         try await database.pool.withTransaction { tx in
+            if let form { try await FormTokens.claim(form, on: tx, database: database) }
             try await tx.execute(database.sql("subscriber-erase-events", id))
             try await tx.execute("SET LOCAL facteur.erasing = 'on'")
             try await tx.execute(database.sql("subscriber-erase-consent", id))

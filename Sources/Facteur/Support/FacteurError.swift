@@ -1,6 +1,6 @@
 /// A domain error that says what is wrong in words an API client can act on.
 ///
-/// The HTTP layer maps `kind` to a status (422, 404, 409, 413, 400) and shows `message` and `field`;
+/// The HTTP layer maps `kind` to a status (422, 404, 409, 413, 400, 403, 429, 503) and shows `message` and `field`;
 /// nothing else about the failure leaves the process.
 public struct FacteurError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable {
@@ -14,6 +14,12 @@ public struct FacteurError: Error, Sendable, Equatable, CustomStringConvertible 
         case conflict = "conflict"
         /// The body or a field is over its size limit: 413.
         case tooLarge = "too_large"
+        /// Refused as it stands: an expired or replayed form, a link for someone else: 403.
+        case forbidden = "forbidden"
+        /// Too many requests from one client: 429.
+        case rateLimited = "rate_limited"
+        /// Cannot be done now through no fault of the request (no mail transport): 503.
+        case unavailable = "unavailable"
     }
 
     public var kind: Kind

@@ -16,6 +16,8 @@ public struct TokenSigner: Sendable {
         case message = 2
         /// Double opt-in confirmation of a subscriber.
         case confirmation = 3
+        /// A single-use form token (CSRF): subject id, issue time, nonce.
+        case form = 4
     }
 
     /// A verified token's contents.
@@ -60,12 +62,18 @@ public struct TokenSigner: Sendable {
     }
 
     public func sign(_ purpose: Purpose, id: Int64) -> String {
+        sign(purpose, values: [UInt64(bitPattern: id)])
+    }
+
+    /// A token carrying several numbers (a form token: who, when, a nonce).
+    public func sign(_ purpose: Purpose, values: [UInt64]) -> String {
         var payload: [UInt8] = [purpose.rawValue]
-        var value = UInt64(bitPattern: id)
-        repeat {
-            payload.append(UInt8(value & 0x7F) | (value > 0x7F ? 0x80 : 0))
-            value >>= 7
-        } while value > 0
+        for var value in values {
+            repeat {
+                payload.append(UInt8(value & 0x7F) | (value > 0x7F ? 0x80 : 0))
+                value >>= 7
+            } while value > 0
+        }
         let (keyID, prototype) = keys[0]
         let body = keyID + "." + Base64URL.encode(payload)
         return body + "." + Base64URL.encode(prototype.mac(Array(body.utf8)))
@@ -73,27 +81,38 @@ public struct TokenSigner: Sendable {
 
     /// The claims of a genuine token of the expected purpose, else nil.
     public func verify(_ token: String, as purpose: Purpose) -> Claims? {
+        guard let values = verify(token, as: purpose, count: 1) else { return nil }
+        return Claims(purpose: purpose, id: Int64(bitPattern: values[0]))
+    }
+
+    /// The `count` numbers of a genuine token of the expected purpose, else nil.
+    public func verify(_ token: String, as purpose: Purpose, count: Int) -> [UInt64]? {
         guard token.utf8.count <= 120 else { return nil }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let prototype = keys.first(where: { $0.id == parts[0] })?.mac,
             let mac = Base64URL.decode(parts[2]), mac.count == 16,
-            let payload = Base64URL.decode(parts[1]), payload.count >= 2
+            let payload = Base64URL.decode(parts[1]), payload.count >= 1 + count
         else { return nil }
         // The signed text is the token up to its last dot: "<key id>.<payload>".
         let expected = prototype.mac(Array(token.utf8[..<parts[2].startIndex].dropLast()))
         guard Self.constantTimeEqual(mac, expected), payload[0] == purpose.rawValue else { return nil }
+        var values: [UInt64] = []
+        values.reserveCapacity(count)
         var value: UInt64 = 0
         var shift: UInt64 = 0
-        for (index, byte) in payload.dropFirst().enumerated() {
-            guard shift < 64 else { return nil }
+        for byte in payload.dropFirst() {
+            guard values.count < count, shift < 64 else { return nil }
             value |= UInt64(byte & 0x7F) << shift
             shift += 7
             if byte & 0x80 == 0 {
-                guard index == payload.count - 2 else { return nil }
-                return Claims(purpose: purpose, id: Int64(bitPattern: value))
+                values.append(value)
+                value = 0
+                shift = 0
             }
         }
-        return nil
+        // Every number complete, none missing, nothing after the last.
+        guard values.count == count, shift == 0 else { return nil }
+        return values
     }
 
     /// HMAC-SHA256 truncated to 128 bits (ample against forgery, short in a URL), from a prototype

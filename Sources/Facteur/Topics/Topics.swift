@@ -8,11 +8,14 @@ public struct Topic: Sendable, Encodable, Equatable {
     public var name: String
     public var description: String
     public var defaultSubscribed: Bool
+    /// Name and description by language: `{"fr": {"name": "…", "description": "…"}}`.
+    public var translations: [String: Translation]
     public var createdAt: Date
     public var updatedAt: Date
 
     enum CodingKeys: String, CodingKey {
         case id, key, name, description
+        case translations
         case defaultSubscribed = "default_subscribed"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
@@ -24,8 +27,41 @@ public struct Topic: Sendable, Encodable, Equatable {
         name = try row.decode(String.self, "name")
         description = try row.decode(String.self, "description")
         defaultSubscribed = try row.decode(Bool.self, "default_subscribed")
+        translations = try row.decode(PostgresJSON.self, "translations").decode(as: [String: Translation].self)
         createdAt = try row.decode(Date.self, "created_at")
         updatedAt = try row.decode(Date.self, "updated_at")
+    }
+}
+
+extension Topic {
+    public struct Translation: Sendable, Codable, Equatable {
+        public var name: String
+        public var description: String?
+    }
+
+    /// `translations` from a request: language tags of the preference pages, each with a name
+    /// and an optional description.
+    static func translations(_ object: JSONObject) throws -> String? {
+        guard let value = object.values["translations"] else { return nil }
+        guard case .object(let byLanguage) = value else {
+            throw FacteurError.invalid("translations", "must be an object such as {\"fr\": {\"name\": \"Actualités\"}}")
+        }
+        var clean: [String: JSONValue] = [:]
+        for (language, entry) in byLanguage {
+            guard language.range(of: "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", options: .regularExpression) != nil else {
+                throw FacteurError.invalid("translations.\(language)", "must be a language tag such as fr or fr-CA")
+            }
+            let fields = try JSONObject(entry, path: "translations.\(language).")
+            try fields.rejectUnknownKeys(["name", "description"])
+            let name = try fields.string("name", required: true, maxLength: 200)!
+            guard !name.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw FacteurError.invalid("translations.\(language).name", "must not be blank")
+            }
+            var translated: [String: JSONValue] = ["name": .string(name)]
+            if let description = try fields.string("description", maxLength: 2000) { translated["description"] = .string(description) }
+            clean[language] = .object(translated)
+        }
+        return JSONValue.object(clean).jsonText
     }
 }
 
@@ -47,7 +83,7 @@ public struct Topics: Sendable {
 
     public func create(_ body: JSONValue) async throws -> Topic {
         let object = try JSONObject(body)
-        try object.rejectUnknownKeys(["key", "name", "description", "default_subscribed"])
+        try object.rejectUnknownKeys(["key", "name", "description", "default_subscribed", "translations"])
         let key = try object.string("key", required: true, maxLength: 63)!
         guard key.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil else {
             throw FacteurError.invalid("key", "must hold only a-z, 0-9, _ and - (at most 63), starting with a letter or digit")
@@ -57,7 +93,9 @@ public struct Topics: Sendable {
         let description = try object.string("description", maxLength: 2000) ?? ""
         let defaultSubscribed = try object.bool("default_subscribed") ?? false
         do {
-            let rows = try await database.pool.query(database.sql("topic-insert", key, name, description, defaultSubscribed))
+            let translations = try Topic.translations(object) ?? "{}"
+            let rows = try await database.pool.query(
+                database.sql("topic-insert", key, name, description, defaultSubscribed, PostgresJSON(rawJSON: translations)))
             return try await get(id: try rows[0].decode(Int64.self, "id"))
         } catch let error as PostgresError where error.isUniqueViolation {
             throw FacteurError(.conflict, "a topic with key '\(key)' already exists", field: "key")
@@ -66,12 +104,13 @@ public struct Topics: Sendable {
 
     public func update(id: Int64, _ body: JSONValue) async throws -> Topic {
         let object = try JSONObject(body)
-        try object.rejectUnknownKeys(["name", "description", "default_subscribed"])
+        try object.rejectUnknownKeys(["name", "description", "default_subscribed", "translations"])
         let name = try object.string("name", maxLength: 200)
         if let name, name.trimmingCharacters(in: .whitespaces).isEmpty { throw FacteurError.invalid("name", "must not be blank") }
         let rows = try await database.pool.query(
-            database.sql("topic-update", id, name, try object.string("description", maxLength: 2000), try object.bool("default_subscribed"))
-        )
+            database.sql(
+                "topic-update", id, name, try object.string("description", maxLength: 2000), try object.bool("default_subscribed"),
+                try Topic.translations(object).map { PostgresJSON(rawJSON: $0) }))
         guard !rows.isEmpty else { throw FacteurError.notFound("no topic with id \(id)") }
         return try await get(id: id)
     }
@@ -119,10 +158,11 @@ public struct Topics: Sendable {
         }
     }
 
-    /// One statement: upsert the subscriptions and log the ones that really changed.
+    /// One statement: upsert the subscriptions and log the ones that really changed; returns how many did.
+    @discardableResult
     static func setStatus(
         on connection: PostgresConnection, database: Database, subscriber: Int64, keys: [String], status: String, context: ConsentContext
-    ) async throws {
+    ) async throws -> Int {
         try await connection.execute(
             database.sql(
                 "subscriptions-set", subscriber, keys, status, context.source, context.ip, context.userAgent, PostgresJSON(rawJSON: "{}")))

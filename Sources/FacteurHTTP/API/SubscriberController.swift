@@ -6,6 +6,9 @@ import Hummingbird
 struct SubscriberController {
     let subscribers: Subscribers
     let topics: Topics
+    /// Sends double opt-in confirmations; nil without a transport or sender.
+    let mail: SystemMail?
+    let pages: PageTemplates?
 
     func addRoutes(to group: RouterGroup<AppContext>) {
         group.get(use: list)
@@ -16,6 +19,7 @@ struct SubscriberController {
         group.delete(":ref", use: erase)
         group.put(":ref/topics", use: setTopics)
         group.get(":ref/consent", use: consent)
+        group.post(":ref/confirmation", use: resendConfirmation)
     }
 
     @Sendable func list(_ request: Request, context: AppContext) async throws -> Response {
@@ -41,11 +45,49 @@ struct SubscriberController {
         return try JSONResponse.make(try await subscribers.list(filter))
     }
 
+    /// With `"double_opt_in": true` the person is created `pending` and sent the confirmation
+    /// email; they become active at `/confirm/{token}`.
     @Sendable func create(_ request: Request, context: AppContext) async throws -> Response {
         var request = request
-        let body = try await request.jsonBody(context: context)
-        return try JSONResponse.make(try await subscribers.create(body, context: request.consent(source: "api")), status: .created)
+        var body = try await request.jsonBody(context: context)
+        var doubleOptIn = false
+        if case .object(var object) = body, let flag = object.removeValue(forKey: "double_opt_in") {
+            guard case .bool(let value) = flag else { throw FacteurError.invalid("double_opt_in", "must be true or false") }
+            doubleOptIn = value
+            if value {
+                guard object["status"] == nil else {
+                    throw FacteurError.invalid("status", "leave status out with double_opt_in: the person is pending until they confirm")
+                }
+                object["status"] = .string("pending")
+            }
+            body = .object(object)
+        }
+        if doubleOptIn, mail == nil { throw Self.noMail }
+        let created = try await subscribers.create(body, context: request.consent(source: "api"))
+        if doubleOptIn { try await sendConfirmation(created) }
+        return try JSONResponse.make(try await subscribers.get(id: created.id), status: .created)
     }
+
+    /// Sends the confirmation email again to a pending person.
+    @Sendable func resendConfirmation(_ request: Request, context: AppContext) async throws -> Response {
+        let subscriber = try await subscribers.get(reference: try context.parameters.reference())
+        guard subscriber.status == .pending else {
+            throw FacteurError(
+                .conflict, "subscriber \(subscriber.id) is \(subscriber.status.rawValue), not pending: there is nothing to confirm")
+        }
+        try await sendConfirmation(subscriber)
+        return try JSONResponse.make(["sent": true])
+    }
+
+    private func sendConfirmation(_ subscriber: Subscriber) async throws {
+        guard let mail, let pages else { throw Self.noMail }
+        try await mail.sendConfirmation(
+            subscriber: subscriber.id, email: subscriber.email, name: subscriber.name,
+            language: pages.language(choices: [subscriber.locale], acceptLanguage: nil))
+    }
+
+    static let noMail = FacteurError(
+        .unavailable, "double opt-in needs a mail transport (SMTP_URL or FACTEUR_OUTBOX) and the page templates; nothing was created")
 
     @Sendable func batch(_ request: Request, context: AppContext) async throws -> Response {
         var request = request

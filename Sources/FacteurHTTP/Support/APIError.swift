@@ -26,6 +26,9 @@ public struct APIError: HTTPResponseError, Sendable {
             case .notFound: .notFound
             case .conflict: .conflict
             case .tooLarge: .contentTooLarge
+            case .forbidden: .forbidden
+            case .rateLimited: .tooManyRequests
+            case .unavailable: .serviceUnavailable
             }
         self.init(status, code: error.kind.rawValue, message: error.message, field: error.field)
     }
