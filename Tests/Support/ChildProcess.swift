@@ -8,6 +8,9 @@ public enum ExternalTools {
 
     public static let hasAiosmtpd: Bool = run("python3", ["-c", "import aiosmtpd"]) == 0
     public static let hasOpenSSL: Bool = run("openssl", ["version"]) == 0
+    /// Headless Chromium, its WebDriver and Selenium (Debian chromium, chromium-driver; pip selenium).
+    public static let hasBrowser: Bool =
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/chromedriver") && run("python3", ["-c", "import selenium"]) == 0
     public static let smtpSinkPath: String? = ["/usr/sbin/smtp-sink", "/usr/lib/postfix/sbin/smtp-sink", "/usr/libexec/postfix/smtp-sink"]
         .first { FileManager.default.isExecutableFile(atPath: $0) }
 
