@@ -91,6 +91,44 @@ struct UnsubscribeAndSignupTests {
         }
     }
 
+    @Test func an_unsubscribe_request_sent_to_the_mailto_address_is_applied_like_one_click() async throws {
+        try await SendWorkerTests.withCampaign(people: 2) { setup in
+            let api = setup.api
+            #expect(try await setup.worker().sendDue() == 2)
+            // The mailto: of List-Unsubscribe carries the message's token in its subject.
+            let raw = try String(
+                contentsOf: setup.outbox.appendingPathComponent(
+                    try #require(try FileManager.default.contentsOfDirectory(atPath: setup.outbox.path).first { $0.hasSuffix(".eml") })),
+                encoding: .utf8
+            ).replacingOccurrences(of: "\r\n ", with: " ")  // unfolded
+            let header = try #require(raw.split(separator: "\r\n").first { $0.hasPrefix("List-Unsubscribe: ") })
+            let subject = try #require(header.range(of: "subject=unsubscribe%20")).upperBound
+            let token = String(header[subject...].prefix { $0 != ">" })
+            let recipient = String(raw.split(separator: "\r\n")[1].dropFirst("X-Envelope-To: ".count))
+            func mail(_ subject: String) -> String {
+                "From: \(recipient)\r\nTo: unsubscribe@mail.example.test\r\nSubject: \(subject)\r\n\r\n\r\n"
+            }
+            let reply = try await api.send(
+                .post, "/api/bounces", json: mail("Re: unsubscribe \(token)"), headers: [.contentType: "message/rfc822"])
+            #expect(reply.status == .ok, "\(reply.text)")
+            #expect(reply.text.contains(#""outcome":"unsubscribed""#))
+            #expect(try await Self.status(api, recipient) == ("active", "unsubscribed"))
+            let source = try await api.database.pool.query(
+                "SELECT source, user_agent FROM consent_log WHERE action = 'unsubscribe'")
+            #expect(try source.map { try $0.decode(String.self, "source") } == ["mailto"])
+            #expect(try source[0].decode(String?.self, "user_agent") == "email from \(recipient)")
+            // Sent twice: counted once. A forged token or another subject: not a report, nothing written.
+            let twice = try await api.send(
+                .post, "/api/bounces", json: mail("unsubscribe \(token)"), headers: [.contentType: "message/rfc822"])
+            #expect(twice.text.contains(#""outcome":"duplicate""#))
+            for subject in ["unsubscribe \(token.dropLast(2))zz", "please unsubscribe \(token)", "hello"] {
+                let refused = try await api.send(.post, "/api/bounces", json: mail(subject), headers: [.contentType: "message/rfc822"])
+                #expect(refused.status == .unprocessableContent, "\(subject): \(refused.status)")
+            }
+            #expect(try await TrackingTests.eventCount(api, "unsubscribe") == 1)
+        }
+    }
+
     @Test func double_opt_in_sign_up_confirms_through_the_emailed_link_in_the_chosen_language() async throws {
         let outbox = FileManager.default.temporaryDirectory.appendingPathComponent("facteur-signup-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: outbox) }

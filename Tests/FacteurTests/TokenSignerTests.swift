@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Facteur
@@ -66,5 +67,36 @@ struct TokenSignerTests {
         // "AB" would decode to the byte 0x00 with a stray 1 in the unused bits; "A" is no byte at all.
         for bad in ["AB", "A", "AAAAA", "AA==", "AA+/", "A A", "é"] { #expect(Base64URL.decode(Substring(bad)) == nil, "\(bad)") }
         #expect(Base64URL.decode("AA") == [0])
+    }
+}
+
+@Suite("Form tokens")
+struct FormTokenTests {
+    let signer = try! TokenSigner(keys: [("k1", String(repeating: "s", count: 32))])
+
+    @Test func several_numbers_round_trip_and_the_count_must_match() {
+        let values: [UInt64] = [0, 127, 128, UInt64(Int64.max), .max]
+        let token = signer.sign(.form, values: values)
+        #expect(signer.verify(token, as: .form, count: 5) == values)
+        #expect(signer.verify(token, as: .form, count: 4) == nil)
+        #expect(signer.verify(token, as: .form, count: 6) == nil)
+        #expect(signer.verify(token, as: .subscriber) == nil)
+        #expect(signer.verify(signer.sign(.subscriber, id: 7), as: .form, count: 1) == nil, "purposes never mix")
+    }
+
+    @Test func a_form_token_names_its_subject_and_expires() throws {
+        var now = Date(timeIntervalSince1970: 1_800_000_000)
+        let clock = { @Sendable [now] in now }
+        let forms = FormTokens(signer: signer, lifetime: 3600, clock: clock)
+        let token = forms.issue(for: 42)
+        #expect(try forms.verify(token, for: 42).subject == 42)
+        #expect(throws: FacteurError.self) { try forms.verify(token, for: 43) }
+        #expect(throws: FacteurError.self) { try forms.verify(nil, for: 42) }
+        #expect(throws: FacteurError.self) { try forms.verify(String(token.dropLast()), for: 42) }
+        now = now.addingTimeInterval(3601)
+        let later = FormTokens(signer: signer, lifetime: 3600, clock: { @Sendable [now] in now })
+        let error = #expect(throws: FacteurError.self) { try later.verify(token, for: 42) }
+        #expect(error?.message.contains("expired") == true)
+        #expect(error?.kind == .forbidden)
     }
 }

@@ -16,7 +16,7 @@ public struct BounceProcessor: Sendable {
         public var recipient: String
         /// `hard_bounce`, `soft_bounce`, `suppressed` (soft bounces reached the limit),
         /// `complaint`, `duplicate` (seen before), `ignored` (a delay or success notice),
-        /// `unmatched` (no subscriber has that address).
+        /// `unmatched` (no subscriber has that address), `unsubscribed` (a `mailto:` unsubscribe request).
         public var outcome: String
         public var status: String?
         public var subscriberID: Int64?
@@ -58,9 +58,17 @@ public struct BounceProcessor: Sendable {
         self.settings = settings
     }
 
-    /// Parses and applies a raw report (a whole message, headers and body).
+    /// Parses and applies a raw report (a whole message, headers and body). A message that is no
+    /// report but an unsubscribe request sent to `List-Unsubscribe`'s `mailto:` address (subject
+    /// `unsubscribe <token>`, see `LinkBuilder.listUnsubscribe`) is applied as one.
     public func process(raw: [UInt8]) async throws -> [Result] {
-        let report = try BounceReport.parse(raw)
+        let report: BounceReport
+        do {
+            report = try BounceReport.parse(raw)
+        } catch let error as FacteurError {
+            guard let request = try await unsubscribeRequest(raw) else { throw error }
+            return [request]
+        }
         let digest = SHA256.hash(data: raw).prefix(12).map { String(format: "%02x", $0) }.joined()
         return try await apply(report, key: "report:\(digest)")
     }
@@ -120,6 +128,26 @@ public struct BounceProcessor: Sendable {
                     subscriberID: subscriber, campaignID: campaign))
         }
         return results
+    }
+
+    /// `Subject: unsubscribe <token>` (a reply may prefix `Re:`): unsubscribes from the message's
+    /// topic, or from everything, logged with source `mailto`. Nil when the message is not one.
+    func unsubscribeRequest(_ raw: [UInt8]) async throws -> Result? {
+        guard let headers = try? MIMEReader.readHeaders(raw[...]).headers, let subject = headers.first("subject") else { return nil }
+        let words = subject.split(whereSeparator: \.isWhitespace).map(String.init)
+        guard let index = words.firstIndex(where: { $0.lowercased() == "unsubscribe" }), index + 1 < words.count,
+            words[..<index].allSatisfy({ $0.lowercased().hasSuffix(":") })
+        else { return nil }
+        let preferences = Preferences(database: database)
+        guard let target = try await preferences.unsubscribeTarget(token: words[index + 1], signer: signer) else { return nil }
+        let from = headers.first("from").map { String($0.prefix(500)) }
+        let changed = try await preferences.unsubscribe(
+            target, context: ConsentContext(source: "mailto", userAgent: from.map { "email from \($0)" }))
+        let email = try await database.pool.query(database.sql("preferences-subscriber", target.subscriber)).first?.decode(
+            String.self, "email")
+        return Result(
+            recipient: email ?? "", outcome: changed ? "unsubscribed" : "duplicate", subscriberID: target.subscriber,
+            campaignID: target.campaign)
     }
 
     struct MatchedMessage {
