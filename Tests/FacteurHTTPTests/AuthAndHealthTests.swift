@@ -93,7 +93,9 @@ struct AuthAndHealthTests {
                 "/api/campaigns/{id}/progress", "/api/campaigns/{id}/preview", "/api/campaigns/{id}/test",
                 "/api/imports", "/api/exports/subscribers.csv", "/livez", "/t/o/{token}", "/t/c/{token}/{link}", "/api/events",
                 "/api/subscribers/{ref}/engagement", "/api/scoring-rules", "/api/scoring-rules/{id}", "/api/scoring-rules/rebuild",
-                "/api/bounces", "/api/campaigns/{id}/stats",
+                "/api/bounces", "/api/campaigns/{id}/stats", "/api/subscribers/{ref}/preferences",
+                "/api/subscribers/{ref}/confirmation", "/api/exports/consent.csv", "/p/{token}", "/p/{token}/data", "/p/{token}/erase",
+                "/u/{token}", "/confirm/{token}", "/subscribe",
             ]
             for route in routes { #expect(documented.contains(route), "openapi.yaml does not describe \(route)") }
         }
