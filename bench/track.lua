@@ -2,6 +2,9 @@
 --
 --   wrk … -s bench/track.lua URL -- paths FILE THREADS   tracking: the paths of FILE in turn
 --   wrk … -s bench/track.lua URL -- path /livez          one path over and over (the baseline)
+--   wrk … -s bench/track.lua URL -- paths FILE THREADS POST BODY
+--                                                        a form POST of BODY to each path of FILE
+--                                                        (bench/preferences.sh: one-click unsubscribe)
 --
 -- FILE holds one path a line (bench/track_urls.py: an open, then a click, per message). Each
 -- thread starts at its own share of the file (thread k of THREADS at line 1 + (k-1)·n/THREADS)
@@ -45,9 +48,12 @@ function init(args)
         ["Accept"] = "image/avif,image/webp,image/png,image/*;q=0.8,*/*;q=0.5",
         ["Accept-Language"] = "fr-FR,fr;q=0.9",
     }
+    local method = args[4] or "GET"
+    local body = args[5]
+    if body then headers["Content-Type"] = "application/x-www-form-urlencoded" end
     prepared = {}
     for i = 1, #list do
-        prepared[i] = wrk.format("GET", list[i], headers)
+        prepared[i] = wrk.format(method, list[i], headers, body)
     end
     count = #prepared
 

@@ -29,18 +29,35 @@ struct ImportController {
 
     @Sendable func export(_ request: Request, context: AppContext) async throws -> Response {
         let exporter = self.exporter
-        let spreadsheet = request.uri.queryParameters["spreadsheet"].map { $0 == "true" || $0 == "1" } ?? false
+        let spreadsheet = request.wantsSpreadsheetCSV
+        return CSVAttachment.response(filename: "subscribers.csv") { write in
+            _ = try await exporter.export(forSpreadsheets: spreadsheet, write: write)
+        }
+    }
+}
+
+/// A CSV file streamed as it is produced (`text/csv`, an attachment): exports of any size in
+/// flat memory.
+enum CSVAttachment {
+    static func response(
+        filename: String, _ produce: @escaping @Sendable (_ write: ([UInt8]) async throws -> Void) async throws -> Void
+    ) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/csv; charset=utf-8"
-        headers[.contentDisposition] = "attachment; filename=\"subscribers.csv\""
+        headers[.contentDisposition] = "attachment; filename=\"\(filename)\""
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
-                _ = try await exporter.export(forSpreadsheets: spreadsheet) { bytes in
-                    try await writer.write(ByteBuffer(bytes: bytes))
-                }
+                try await produce { bytes in try await writer.write(ByteBuffer(bytes: bytes)) }
                 try await writer.finish(nil)
             })
+    }
+}
+
+extension Request {
+    /// `?spreadsheet=true` (or `1`): cells a spreadsheet would run as formulas are neutralized.
+    var wantsSpreadsheetCSV: Bool {
+        uri.queryParameters["spreadsheet"].map { $0 == "true" || $0 == "1" } ?? false
     }
 }
 

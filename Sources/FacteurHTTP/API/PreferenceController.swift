@@ -33,18 +33,10 @@ struct PreferenceController {
     @Sendable func export(_ request: Request, context: AppContext) async throws -> Response {
         let query = request.uri.queryParameters
         let range = try ConsentExporter.range(from: query["from"].map(String.init), to: query["to"].map(String.init))
-        let spreadsheet = query["spreadsheet"].map { $0 == "true" || $0 == "1" } ?? false
+        let spreadsheet = request.wantsSpreadsheetCSV
         let exporter = consent
-        var headers = HTTPFields()
-        headers[.contentType] = "text/csv; charset=utf-8"
-        headers[.contentDisposition] = "attachment; filename=\"consent.csv\""
-        return Response(
-            status: .ok, headers: headers,
-            body: ResponseBody { writer in
-                try await exporter.export(from: range.from, to: range.to, forSpreadsheets: spreadsheet) { bytes in
-                    try await writer.write(ByteBuffer(bytes: bytes))
-                }
-                try await writer.finish(nil)
-            })
+        return CSVAttachment.response(filename: "consent.csv") { write in
+            try await exporter.export(from: range.from, to: range.to, forSpreadsheets: spreadsheet, write: write)
+        }
     }
 }

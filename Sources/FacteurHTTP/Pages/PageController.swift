@@ -53,11 +53,7 @@ struct PageController: Sendable {
 
     @Sendable func savePreferences(_ request: Request, context: AppContext) async throws -> Response {
         await guarded(request) { language in
-            let id = try subscriber(context, purpose: .subscriber)
-            let form = try await formBody(request)
-            let (state, chosen) = try await preferences.state(subscriber: id) { self.language(request, locale: $0) }
-            language = chosen
-            let verified = try forms.verify(form.value("csrf"), for: id)
+            let (id, form, state, verified) = try await personForm(request, context, .subscriber, language: &language)
             let change = try preferenceChange(form, state: state)
             try await preferences.apply(
                 subscriber: id, change, context: consent(request, context, source: "preference_center"), form: verified)
@@ -122,11 +118,8 @@ struct PageController: Sendable {
 
     @Sendable func downloadData(_ request: Request, context: AppContext) async throws -> Response {
         await guarded(request) { language in
-            let id = try subscriber(context, purpose: .subscriber)
-            let form = try await formBody(request)
-            let (state, chosen) = try await preferences.state(subscriber: id) { self.language(request, locale: $0) }
-            language = chosen
-            try await FormTokens.claim(try forms.verify(form.value("csrf"), for: id), database: database)
+            let (id, _, state, verified) = try await personForm(request, context, .subscriber, language: &language)
+            try await FormTokens.claim(verified, database: database)
             let export = PersonalData(
                 profile: try await subscribers.get(id: id), preferences: state, consent: try await topics.consentHistory(subscriber: id))
             var response = try JSONResponse.make(export)
@@ -145,15 +138,11 @@ struct PageController: Sendable {
 
     @Sendable func erase(_ request: Request, context: AppContext) async throws -> Response {
         await guarded(request) { language in
-            let id = try subscriber(context, purpose: .subscriber)
-            let form = try await formBody(request)
-            let (_, chosen) = try await preferences.state(subscriber: id) { self.language(request, locale: $0) }
-            language = chosen
-            let verified = try forms.verify(form.value("csrf"), for: id)
+            let (id, form, _, verified) = try await personForm(request, context, .subscriber, language: &language)
             guard form.value("confirm") == "yes" else { throw FacteurError.invalid("confirm", "tick the box to confirm") }
             // The address is kept only as a hash in the suppression list, so it is never mailed again.
             try await subscribers.erase(reference: "\(id)", suppress: true, form: verified)
-            return message(chosen, title: "erased_title", body: "erased_body")
+            return message(language, title: "erased_title", body: "erased_body")
         }
     }
 
@@ -235,14 +224,10 @@ struct PageController: Sendable {
 
     @Sendable func confirm(_ request: Request, context: AppContext) async throws -> Response {
         await guarded(request) { language in
-            let id = try subscriber(context, purpose: .confirmation)
-            let form = try await formBody(request)
-            let (_, chosen) = try await preferences.state(subscriber: id) { self.language(request, locale: $0) }
-            language = chosen
-            let verified = try forms.verify(form.value("csrf"), for: id)
+            let (id, _, _, verified) = try await personForm(request, context, .confirmation, language: &language)
             let outcome = try await preferences.confirm(
                 subscriber: id, context: consent(request, context, source: "double_opt_in"), form: verified)
-            return confirmOutcome(outcome, id, chosen)
+            return confirmOutcome(outcome, id, language)
         }
     }
 
@@ -344,6 +329,18 @@ struct PageController: Sendable {
     private func language(_ request: Request, locale: String?) -> String {
         templates.language(
             choices: [request.uri.queryParameters["lang"].map(String.init), locale], acceptLanguage: request.headers[.acceptLanguage])
+    }
+
+    /// What a form posted to a person's page starts with: who (from the link), the form, their
+    /// choices, the page language (set into `language` at once, for error pages), the form token.
+    private func personForm(
+        _ request: Request, _ context: AppContext, _ purpose: TokenSigner.Purpose, language: inout String
+    ) async throws -> (id: Int64, form: FormBody, state: PreferenceState, token: FormTokens.Verified) {
+        let id = try subscriber(context, purpose: purpose)
+        let form = try await formBody(request)
+        let (state, chosen) = try await preferences.state(subscriber: id) { self.language(request, locale: $0) }
+        language = chosen
+        return (id, form, state, try forms.verify(form.value("csrf"), for: id))
     }
 
     private func token(_ context: AppContext) throws -> String {
