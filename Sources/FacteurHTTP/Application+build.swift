@@ -134,8 +134,11 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
 
     let api = router.group("api").add(middleware: APIKeyMiddleware(keys: APIKeys(database: database)))
     let topics = Topics(database: database)
-    SubscriberController(subscribers: Subscribers(database: database), topics: topics, mail: mail, pages: dependencies.pages)
-        .addRoutes(to: api.group("subscribers"))
+    SubscriberController(
+        subscribers: Subscribers(database: database), topics: topics, mail: mail, pages: dependencies.pages,
+        preferences: Preferences(database: database)
+    )
+    .addRoutes(to: api.group("subscribers"))
     FieldController(fields: FieldRegistry(database: database)).addRoutes(to: api.group("fields"))
     TopicController(topics: topics).addRoutes(to: api.group("topics"))
     CompanyController(companies: Companies(database: database)).addRoutes(to: api.group("companies"))

@@ -136,7 +136,7 @@ struct Bench {
         context["campaign"] = ["id": Int64(42), "name": "Soldes d'été 2025", "subject": BenchContent.subject]
         context["topic"] = ["key": "offres", "name": "Offres et promotions", "description": "Nos soldes et ventes privées"]
         let token = builder.token(message: messageID)
-        let unsubscribe = builder.unsubscribe(token: token)
+        let unsubscribe = builder.unsubscribe(token: builder.unsubscribeToken(message: messageID))
         context["unsubscribe_url"] = unsubscribe
         context["preferences_url"] = builder.preferences(subscriber: subscriber.id)
         context["view_in_browser_url"] = builder.viewInBrowser(token: token)

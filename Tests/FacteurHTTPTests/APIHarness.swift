@@ -99,6 +99,15 @@ struct API: Sendable {
         return String(html[range])
     }
 
+    /// The hidden `shown` and `was` fields of a preference page (the topics it listed, those ticked),
+    /// which a browser posts with the form.
+    static func topicFields(_ html: String) -> [(String, String)] {
+        let regex = try! NSRegularExpression(pattern: #"<input type="hidden" name="(shown|was)" value="([^"]+)">"#)
+        return regex.matches(in: html, range: NSRange(html.startIndex..., in: html)).map { match in
+            (String(html[Range(match.range(at: 1), in: html)!]), String(html[Range(match.range(at: 2), in: html)!]))
+        }
+    }
+
     /// Rows in a table, to prove that a refused request wrote nothing.
     func count(_ table: String) async throws -> Int {
         try await database.pool.query("SELECT count(*) AS n FROM \(identifier: table)")[0].decode(Int.self, "n")

@@ -91,7 +91,7 @@ struct BounceProcessingTests {
             #expect(try Self.outcomes(try await Self.post(api, verp)) == ["hard_bounce"])
             // The one-click URL in the returned headers.
             let listUnsubscribe = try Self.fixture("postfix-failed-headers-only.eml")
-                .replacingOccurrences(of: "/u/c17.s4243", with: "/u/\(testLinks.token(message: ids["nobody@fail.example"]!))")
+                .replacingOccurrences(of: "/u/c17.s4243", with: "/u/\(testLinks.unsubscribeToken(message: ids["nobody@fail.example"]!))")
                 .replacingOccurrences(of: "c17.s4243.1@facteur.test", with: "unknown2@elsewhere.test")
             #expect(try Self.outcomes(try await Self.post(api, listUnsubscribe)) == ["hard_bounce"])
             let campaigns = try await api.database.pool.query(

@@ -28,6 +28,7 @@ struct PageUnitTests {
         let multipart = "--b\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n--b--\r\n"
         #expect(PageController.isOneClick(Array(multipart.utf8), contentType: "multipart/form-data; boundary=b"))
         #expect(!PageController.isOneClick(Array("List-Unsubscribe=Yes".utf8), contentType: nil))
+        #expect(PageController.isOneClick(Array("List-Unsubscribe=One-Click\r\n".utf8), contentType: nil))
         #expect(!PageController.isOneClick(Array("csrf=x".utf8), contentType: nil))
         #expect(!PageController.isOneClick([], contentType: nil))
     }
@@ -86,5 +87,13 @@ struct PageUnitTests {
         #expect(!limiter.allow("a", now: now))
         #expect(limiter.allow("b", now: now), "another address has its own count")
         #expect(limiter.allow("a", now: now.addingTimeInterval(3601)), "a new hour")
+        // One IPv6 /64 is one client, however many of its addresses it uses.
+        #expect(SignupRateLimiter.client("2001:db8:1:2::1") == SignupRateLimiter.client("2001:db8:1:2:ffff::9"))
+        #expect(SignupRateLimiter.client("2001:db8:1:3::1") != SignupRateLimiter.client("2001:db8:1:2::1"))
+        #expect(SignupRateLimiter.client("192.0.2.1") == "192.0.2.1")
+        // A flood of addresses does not grow memory past the capacity.
+        let small = SignupRateLimiter(limit: 1, capacity: 100)
+        for index in 0..<1000 { _ = small.allow("10.0.\(index / 256).\(index % 256)", now: now) }
+        #expect(small.allow("192.0.2.77", now: now.addingTimeInterval(120)))
     }
 }

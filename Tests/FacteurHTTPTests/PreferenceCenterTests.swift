@@ -70,9 +70,10 @@ struct PreferenceCenterTests {
             // Untick news, tick events, weekly, pause 30 days, French.
             let csrf = try #require(API.csrf(page.text))
             let headers: HTTPFields = [.userAgent: Self.browser, .init("X-Forwarded-For")!: "203.0.113.7"]
-            let fields = [
-                ("csrf", csrf), ("topic", "events"), ("frequency", "weekly"), ("pause", "30"), ("locale", "fr"),
-            ]
+            let fields =
+                [
+                    ("csrf", csrf), ("topic", "events"), ("frequency", "weekly"), ("pause", "30"), ("locale", "fr"),
+                ] + API.topicFields(page.text)
             let saved = try await api.form(path, fields, headers: headers)
             #expect(saved.status == .ok, "\(saved.text)")
             #expect(saved.text.contains("Vos préférences sont enregistrées."), "the confirmation is in the language just chosen")
@@ -91,7 +92,7 @@ struct PreferenceCenterTests {
 
             // The same form again (back button, double submit) changes nothing.
             let before = try await api.count("consent_log")
-            let replay = try await api.form(path, [("csrf", csrf), ("topic", "news")], headers: headers)
+            let replay = try await api.form(path, [("csrf", csrf), ("topic", "news")] + API.topicFields(page.text), headers: headers)
             #expect(replay.status == .forbidden)
             #expect(replay.text.contains("expired or was already sent") || replay.text.contains("a expiré ou a déjà été envoyé"))
             #expect(try await api.count("consent_log") == before)
@@ -99,11 +100,13 @@ struct PreferenceCenterTests {
 
             // Resume, with the fresh token of the page just shown; then unsubscribe from everything.
             let again = try #require(API.csrf(saved.text))
-            let resumed = try await api.form(path, [("csrf", again), ("topic", "events"), ("pause", "resume"), ("locale", "fr")])
+            let resumed = try await api.form(
+                path, [("csrf", again), ("topic", "events"), ("pause", "resume"), ("locale", "fr")] + API.topicFields(saved.text))
             #expect(resumed.status == .ok)
             #expect(try await Self.consent(api, id).last?.action == "resume")
             let third = try #require(API.csrf(resumed.text))
-            let all = try await api.form(path, [("csrf", third), ("topic", "events"), ("unsubscribe_all", "1"), ("locale", "fr")])
+            let all = try await api.form(
+                path, [("csrf", third), ("topic", "events"), ("unsubscribe_all", "1"), ("locale", "fr")] + API.topicFields(resumed.text))
             #expect(all.status == .ok)
             #expect(all.text.contains("Vous êtes désabonné de tous nos e-mails"))
             #expect(try await Self.subscriptions(api, id) == ["news": "unsubscribed", "events": "unsubscribed"])
@@ -114,10 +117,35 @@ struct PreferenceCenterTests {
 
             // Ticking a topic again is coming back.
             let fourth = try #require(API.csrf(all.text))
-            #expect(try await api.form(path, [("csrf", fourth), ("topic", "news"), ("locale", "fr")]).status == .ok)
+            #expect(
+                try await api.form(path, [("csrf", fourth), ("topic", "news"), ("locale", "fr")] + API.topicFields(all.text)).status == .ok)
             let back = try await api.database.pool.query("SELECT status FROM subscribers WHERE id = \(id)")[0].decode(String.self, "status")
             #expect(back == "active")
             #expect(try await Self.subscriptions(api, id)["news"] == "subscribed")
+        }
+    }
+
+    @Test func an_old_page_saved_later_keeps_what_happened_since_and_the_stored_locale() async throws {
+        try await withAPI { api in
+            let id = try await Self.setUp(api, locale: "fr-CA")
+            let path = "/p/\(testLinks.signer.sign(.subscriber, id: id))"
+            let page = try await api.page(path)
+            #expect(page.text.contains(#"<option value="fr" lang="fr" selected>"#), "fr-CA shows as French")
+            // After the page was opened, the person unsubscribes from news by one-click (another tab, another day).
+            _ = try await api.send(.put, "/api/subscribers/\(id)/topics", json: #"{"news": "unsubscribed"}"#)
+            // The old page still shows news ticked; saved for a pause only, it must not subscribe them again.
+            let saved = try await api.form(
+                path,
+                [("csrf", try #require(API.csrf(page.text))), ("topic", "news"), ("pause", "30"), ("locale", "fr")]
+                    + API.topicFields(page.text))
+            #expect(saved.status == .ok)
+            #expect(try await Self.subscriptions(api, id)["news"] == "unsubscribed")
+            let locale = try await api.database.pool.query("SELECT locale FROM subscribers WHERE id = \(id)")[0].decode(
+                String.self, "locale")
+            #expect(locale == "fr-CA", "saving with the language list untouched keeps the stored locale")
+            #expect(
+                try await Self.consent(api, id).map(\.action).filter { $0 == "locale" || $0 == "subscribe" } == ["subscribe"],
+                "only the creation")
         }
     }
 

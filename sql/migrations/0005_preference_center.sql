@@ -10,6 +10,14 @@ ALTER TABLE topics
     ADD COLUMN translations jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(translations) = 'object');
 
 ---------------------------------------------------------------------------------------
+-- Double opt-in
+---------------------------------------------------------------------------------------
+
+-- When the last confirmation email went out: the public sign-up form sends a pending
+-- address at most one an hour, so the form cannot be used to flood someone's mailbox.
+ALTER TABLE subscribers ADD COLUMN confirmation_sent_at timestamptz NULL;
+
+---------------------------------------------------------------------------------------
 -- Consent log vocabulary
 ---------------------------------------------------------------------------------------
 

@@ -7,8 +7,20 @@ SELECT id, email, name, status, locale, frequency, paused_until, confirmed_at
 -- name: preferences-subscriber-lock
 -- Changes to one person's preferences are serialized: two saves at once cannot both log
 -- the same change or undo each other half-way.
-SELECT id, email, status, locale, frequency, paused_until
+SELECT id, email, status, locale, frequency, paused_until,
+       confirmation_sent_at > now() - interval '1 hour' AS confirmation_recent
   FROM subscribers WHERE id = $1 FOR NO KEY UPDATE
+
+-- name: preferences-suppressed
+-- The address is on the suppression list, as itself or as the hash an erasure keeps.
+SELECT EXISTS (
+    SELECT 1 FROM suppressions
+     WHERE (email IS NOT NULL AND lower(email) = lower($1))
+        OR (email_hash IS NOT NULL AND email_hash = sha256(convert_to(lower($1), 'UTF8')))
+) AS suppressed
+
+-- name: preferences-confirmation-sent
+UPDATE subscribers SET confirmation_sent_at = now() WHERE id = $1
 
 -- name: preferences-topics
 -- Every topic with the person's status for it (NULL: never set), in creation order.

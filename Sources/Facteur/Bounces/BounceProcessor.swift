@@ -175,7 +175,8 @@ public struct BounceProcessor: Sendable {
             }
         }
         for token in tokens {
-            guard let claims = signer.verify(token, as: .message) else { continue }
+            // VERP paths carry the message token; List-Unsubscribe URLs its unsubscribe token.
+            guard let claims = signer.verify(token, as: .message) ?? signer.verify(token, as: .unsubscribe) else { continue }
             let rows = try await database.pool.query(database.sql("bounce-message-by-id", claims.id))
             if let row = rows.first { return try Self.matched(row) }
         }

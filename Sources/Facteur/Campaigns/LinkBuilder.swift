@@ -47,7 +47,13 @@ public struct LinkBuilder: Sendable {
         signer.sign(.message, id: message)
     }
 
-    /// One-click unsubscribe (RFC 8058) for a message: from the campaign's topic.
+    /// The unsubscribe token of a message (a purpose of its own, see `TokenSigner.Purpose.unsubscribe`).
+    public func unsubscribeToken(message: Int64) -> String {
+        signer.sign(.unsubscribe, id: message)
+    }
+
+    /// One-click unsubscribe (RFC 8058) for a message: from the campaign's topic. `token` is the
+    /// message's `unsubscribeToken`.
     public func unsubscribe(token: String) -> String {
         "\(baseURL)/u/\(token)"
     }

@@ -67,7 +67,8 @@ public struct MessageComposer: Sendable {
         if let topic { context["topic"] = ["key": topic.key, "name": topic.name, "description": topic.description] }
         // One signature per message (an HMAC), shared by every URL of it.
         let token = builder.token(message: messageID)
-        let unsubscribe = builder.unsubscribe(token: token)
+        let unsubscribeToken = builder.unsubscribeToken(message: messageID)
+        let unsubscribe = builder.unsubscribe(token: unsubscribeToken)
         context["unsubscribe_url"] = unsubscribe
         context["preferences_url"] = builder.preferences(subscriber: subscriberID)
         context["view_in_browser_url"] = builder.viewInBrowser(token: token)
@@ -79,7 +80,7 @@ public struct MessageComposer: Sendable {
         var html = rendered.html
         if campaign.trackOpens { html = LinkRewriter.addOpenPixel(html, url: builder.open(token: token)) }
         var headers: [(name: String, value: String)] = [
-            ("List-Unsubscribe", builder.listUnsubscribe(token: token)), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            ("List-Unsubscribe", builder.listUnsubscribe(token: unsubscribeToken)), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ]
         headers += campaign.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         return Composed(subject: rendered.subject, html: html, text: rendered.text, headers: headers)

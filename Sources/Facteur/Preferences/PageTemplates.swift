@@ -12,6 +12,8 @@ public struct PageTemplates: Sendable {
     let system: MustacheLibrary
     /// Language → key → text.
     let strings: [String: [String: String]]
+    /// The strings that use the page's data, parsed once: language → key → template.
+    let templated: [String: [String: MustacheTemplate]]
     /// The languages with a strings file, English first.
     public let languages: [String]
 
@@ -38,10 +40,20 @@ public struct PageTemplates: Sendable {
                 throw FacteurError(.invalid, "templates/strings/\(language).json lacks \(missing.joined(separator: ", "))")
             }
         }
+        var templated: [String: [String: MustacheTemplate]] = [:]
+        for (language, table) in strings {
+            for (key, text) in table where text.contains("{{") {
+                do {
+                    templated[language, default: [:]][key] = try MustacheTemplate(string: text)
+                } catch {
+                    throw FacteurError(.invalid, "templates/strings/\(language).json: '\(key)' is not a valid template: \(error)")
+                }
+            }
+        }
         return PageTemplates(
             pages: try await MustacheLibrary(directory: directory.appendingPathComponent("pages").path),
             system: try await MustacheLibrary(directory: directory.appendingPathComponent("system").path), strings: strings,
-            languages: [fallback] + strings.keys.filter { $0 != fallback }.sorted())
+            templated: templated, languages: [fallback] + strings.keys.filter { $0 != fallback }.sorted())
     }
 
     /// The first supported language among `choices` (an explicit choice, then the person's locale,
@@ -79,18 +91,24 @@ public struct PageTemplates: Sendable {
 
     /// One string in `language`, with `data` filled in.
     public func string(_ key: String, language: String, data: [String: Any] = [:]) -> String {
-        let text = strings[language]?[key] ?? strings[Self.fallback]?[key] ?? key
-        guard text.contains("{{"), let template = try? MustacheTemplate(string: text) else { return text }
-        return template.render(data)
+        table(language, data: data).child(named: key) as? String ?? key
     }
 
-    /// Every string of `language`, for `{{t.key}}` in a template.
-    func table(_ language: String, data: [String: Any]) -> [String: String] {
-        var table = strings[language] ?? [:]
-        for (key, text) in table where text.contains("{{") {
-            table[key] = string(key, language: language, data: data)
+    /// `{{t.key}}` in a template: the strings of one language, each filled in only when used.
+    struct StringTable: MustacheParent {
+        let plain: [String: String]
+        let templated: [String: MustacheTemplate]
+        let data: [String: Any]
+
+        func child(named key: String) -> Any? {
+            if let template = templated[key] { return template.render(data) }
+            return plain[key]
         }
-        return table
+    }
+
+    func table(_ language: String, data: [String: Any]) -> StringTable {
+        let known = strings[language] != nil ? language : Self.fallback
+        return StringTable(plain: strings[known] ?? [:], templated: templated[known] ?? [:], data: data)
     }
 
     /// The language switch: each language's own name, and whether it is the current one.
@@ -105,7 +123,7 @@ public struct PageTemplates: Sendable {
         context["t"] = strings
         context["lang"] = language
         context["languages"] = switcher(language)
-        if context["title"] == nil { context["title"] = strings["\(name)_title"] }
+        if context["title"] == nil { context["title"] = strings.child(named: "\(name)_title") }
         return pages.render(context, withTemplate: name) ?? ""
     }
 

@@ -12,11 +12,11 @@ public struct UnsubscribeTarget: Sendable, Equatable {
 }
 
 extension Preferences {
-    /// The target of a `/u/{token}` link: a message token (a campaign email: its topic) or a
-    /// subscriber token (system emails such as the double opt-in: everything). Nil for a forged
-    /// token or a message or person that no longer exists.
+    /// The target of a `/u/{token}` link: a message's unsubscribe token (a campaign email: its
+    /// topic) or a subscriber token (system emails such as the double opt-in: everything). Nil for
+    /// a forged token, a tracking token, or a message or person that no longer exists.
     public func unsubscribeTarget(token: String, signer: TokenSigner) async throws -> UnsubscribeTarget? {
-        if let claims = signer.verify(token, as: .message) {
+        if let claims = signer.verify(token, as: .unsubscribe) {
             guard let row = try await database.pool.query(database.sql("preferences-message", claims.id)).first else { return nil }
             return UnsubscribeTarget(
                 subscriber: try row.decode(Int64.self, "subscriber_id"), campaign: try row.decode(Int64.self, "campaign_id"),
@@ -63,6 +63,11 @@ extension Preferences {
             }
             return changed
         }
+    }
+
+    /// Notes that a confirmation email went out (the sign-up form sends at most one an hour).
+    public func confirmationSent(subscriber id: Int64) async throws {
+        try await database.pool.execute(database.sql("preferences-confirmation-sent", id))
     }
 
     public enum ConfirmOutcome: Sendable, Equatable {
@@ -119,8 +124,11 @@ extension Preferences {
     }
 
     /// Double opt-in sign-up: a new person is created `pending` with the chosen topics (no topic
-    /// chosen: the topics subscribed by default); a pending one gets the confirmation again; one
-    /// who had unsubscribed becomes pending again. Each change is logged with source `signup`.
+    /// chosen: the topics subscribed by default); one who had unsubscribed becomes pending again
+    /// with those topics; a pending one gets the confirmation again, at most once an hour, and
+    /// no topic changes (whoever fills the form is not yet known to be them). Suppressed addresses
+    /// (erased people included) are left alone. Each change is logged with source `signup`; the
+    /// confirmation page lists the topics the person is about to receive.
     public func signup(_ request: Signup, context: ConsentContext, form: FormTokens.Verified) async throws -> SignupOutcome {
         let input = try SubscriberInput(
             try JSONObject(
@@ -138,13 +146,18 @@ extension Preferences {
         let email = input.email!
         return try await database.pool.withTransaction { tx in
             try await FormTokens.claim(form, on: tx, database: database)
+            guard try await !tx.query(database.sql("preferences-suppressed", email))[0].decode(Bool.self, "suppressed") else {
+                return .unchanged
+            }
             let id: Int64
             if let existing = try await tx.query(database.sql("subscriber-id-by-email", email)).first {
                 id = try existing.decode(Int64.self, "id")
                 let locked = try await tx.query(database.sql("preferences-subscriber-lock", id)).first
                 switch try locked?.decode(String.self, "status") {
                 case "pending"?:
-                    break
+                    if try locked?.decode(Bool?.self, "confirmation_recent") == true { return .unchanged }
+                    try await tx.execute(database.sql("preferences-confirmation-sent", id))
+                    return .confirm(subscriber: id)
                 case "unsubscribed"?:
                     try await tx.execute(database.sql("preferences-set-status", id, "pending"))
                     try await tx.execute(
@@ -169,6 +182,7 @@ extension Preferences {
             if !topics.isEmpty {
                 try await Topics.setStatus(on: tx, database: database, subscriber: id, keys: topics, status: "subscribed", context: context)
             }
+            try await tx.execute(database.sql("preferences-confirmation-sent", id))
             return .confirm(subscriber: id)
         }
     }

@@ -18,6 +18,9 @@ public struct TokenSigner: Sendable {
         case confirmation = 3
         /// A single-use form token (CSRF): subject id, issue time, nonce.
         case form = 4
+        /// The unsubscribe link of one sent message. Not `message`: that token is in every tracked
+        /// link, which people copy and share; it must not unsubscribe anyone or lead to their page.
+        case unsubscribe = 5
     }
 
     /// A verified token's contents.

@@ -9,6 +9,7 @@ struct SubscriberController {
     /// Sends double opt-in confirmations; nil without a transport or sender.
     let mail: SystemMail?
     let pages: PageTemplates?
+    let preferences: Preferences
 
     func addRoutes(to group: RouterGroup<AppContext>) {
         group.get(use: list)
@@ -64,7 +65,16 @@ struct SubscriberController {
         }
         if doubleOptIn, mail == nil { throw Self.noMail }
         let created = try await subscribers.create(body, context: request.consent(source: "api"))
-        if doubleOptIn { try await sendConfirmation(created) }
+        if doubleOptIn {
+            do {
+                try await sendConfirmation(created)
+            } catch let error as FacteurError where error.kind == .unavailable {
+                throw FacteurError(
+                    .unavailable,
+                    "subscriber \(created.id) was created, pending, but the confirmation email could not be sent: retry with POST /api/subscribers/\(created.id)/confirmation"
+                )
+            }
+        }
         return try JSONResponse.make(try await subscribers.get(id: created.id), status: .created)
     }
 
@@ -84,6 +94,7 @@ struct SubscriberController {
         try await mail.sendConfirmation(
             subscriber: subscriber.id, email: subscriber.email, name: subscriber.name,
             language: pages.language(choices: [subscriber.locale], acceptLanguage: nil))
+        try await preferences.confirmationSent(subscriber: subscriber.id)
     }
 
     static let noMail = FacteurError(

@@ -67,16 +67,19 @@ struct PageController: Sendable {
         }
     }
 
-    /// The form's fields as a change: a shown topic ticked or unticked against its current status;
-    /// a ticked key that is not a topic is passed on so that `apply` refuses the whole form.
+    /// The form's fields as a change. Topics: what the person toggled, against what the page
+    /// showed (`shown`: the topics listed, `was`: those ticked then), not against the database now,
+    /// so an old page saved for another reason cannot undo a later one-click unsubscribe. A ticked
+    /// key that is not a topic is passed on, so that `apply` refuses the whole form.
     private func preferenceChange(_ form: FormBody, state: PreferenceState) throws -> PreferenceChange {
         var change = PreferenceChange()
         let ticked = Set(form.values("topic"))
-        for topic in state.topics {
-            if ticked.contains(topic.key), topic.status != "subscribed" { change.topics[topic.key] = true }
-            if !ticked.contains(topic.key), topic.status == "subscribed" { change.topics[topic.key] = false }
+        let shown = Set(form.values("shown"))
+        let was = Set(form.values("was"))
+        for key in shown.union(ticked) {
+            let now = ticked.contains(key)
+            if now != was.contains(key) { change.topics[key] = now }
         }
-        for key in ticked where !state.topics.contains(where: { $0.key == key }) { change.topics[key] = true }
         if let frequency = form.value("frequency") {
             guard PreferenceChange.frequencies.contains(frequency) else { throw FacteurError.invalid("frequency", "unknown frequency") }
             change.frequency = frequency
@@ -90,7 +93,8 @@ struct PageController: Sendable {
         change.unsubscribeAll = form.value("unsubscribe_all") == "1"
         if let locale = form.value("locale") {
             guard templates.languages.contains(locale) else { throw FacteurError.invalid("locale", "unknown language") }
-            change.locale = locale
+            // The list shows the stored locale's language: fr-CA is "fr" there and stays fr-CA.
+            if locale != storedLanguage(state) { change.locale = locale }
         }
         return change
     }
@@ -111,9 +115,15 @@ struct PageController: Sendable {
             "paused": paused, "paused_until_text": paused ? Self.day(state.pausedUntil!, language: language) : "",
             "unsubscribed": state.status == "unsubscribed",
             "locales": templates.languages.map { code in
-                ["code": code, "name": templates.string("language_name", language: code), "selected": code == language] as [String: Any]
+                ["code": code, "name": templates.string("language_name", language: code), "selected": code == storedLanguage(state)]
+                    as [String: Any]
             },
         ]
+    }
+
+    /// The page language of the person's stored locale (what the language list shows as chosen).
+    private func storedLanguage(_ state: PreferenceState) -> String {
+        templates.language(choices: [state.locale], acceptLanguage: nil)
     }
 
     @Sendable func downloadData(_ request: Request, context: AppContext) async throws -> Response {
@@ -204,7 +214,7 @@ struct PageController: Sendable {
             let text = String(decoding: body.prefix(maxFormBytes), as: UTF8.self)
             return text.contains("name=\"List-Unsubscribe\"") && text.contains("One-Click")
         }
-        return (try? FormBody(body))?.value("List-Unsubscribe") == "One-Click"
+        return (try? FormBody(body))?.value("List-Unsubscribe")?.trimmingCharacters(in: .whitespacesAndNewlines) == "One-Click"
     }
 
     // MARK: Double opt-in
@@ -217,8 +227,13 @@ struct PageController: Sendable {
             guard state.status == "pending" else {
                 return confirmOutcome(state.status == "active" ? .alreadyConfirmed : .notPending, id, chosen)
             }
+            let topics = state.topics.filter { $0.status == "subscribed" }.map { ["name": $0.name] }
             return page(
-                "confirm", chosen, ["action_url": "/confirm/\(try token(context))", "csrf": forms.issue(for: id), "email": state.email])
+                "confirm", chosen,
+                [
+                    "action_url": "/confirm/\(try token(context))", "csrf": forms.issue(for: id), "email": state.email, "topics": topics,
+                    "has_topics": !topics.isEmpty,
+                ])
         }
     }
 
@@ -264,13 +279,22 @@ struct PageController: Sendable {
                 return message(chosen, title: "check_inbox_title", body: "check_inbox_body")
             }
             let verified = try forms.verify(form.value("csrf"), for: 0)
+            guard let mail else { throw FacteurError(.unavailable, "no mail transport is configured for confirmation emails") }
             let request = Preferences.Signup(
                 email: (form.value("email") ?? "").trimmingCharacters(in: .whitespaces), name: form.value("name") ?? "",
                 topics: form.values("topic"), locale: chosen)
             do {
                 if case .confirm(let id) = try await preferences.signup(request, context: consent, form: verified) {
-                    guard let mail else { throw FacteurError(.unavailable, "no mail transport is configured for confirmation emails") }
-                    try await mail.sendConfirmation(subscriber: id, email: request.email, name: request.name, language: chosen)
+                    // Sent after the answer: a reply that waited for SMTP would tell who is already subscribed
+                    // (they get none). A failure is logged; signing up again sends it again.
+                    let logger = self.logger
+                    Task {
+                        do {
+                            try await mail.sendConfirmation(subscriber: id, email: request.email, name: request.name, language: chosen)
+                        } catch {
+                            logger.error("confirmation email not sent", metadata: ["subscriber": "\(id)", "error": "\(error)"])
+                        }
+                    }
                 }
             } catch let error as FacteurError where error.kind == .invalid || error.kind == .badRequest {
                 // Shown again with what was typed and what is wrong.

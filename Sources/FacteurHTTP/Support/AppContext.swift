@@ -19,14 +19,15 @@ public struct AppContext: RequestContext {
         remoteAddress = source.channel.remoteAddress
     }
 
-    /// The client's IP address: the first `X-Forwarded-For` entry when the operator says a proxy
-    /// in front sets it (`FACTEUR_TRUST_FORWARDED=true`), else the connection's peer. Forwarded
-    /// headers are never believed otherwise: anyone can send one.
+    /// The client's IP address: the last `X-Forwarded-For` entry (the address the proxy in front
+    /// saw; earlier entries are whatever the client sent) when the operator says such a proxy sets
+    /// it (`FACTEUR_TRUST_FORWARDED=true`), else the connection's peer. Forwarded headers are never
+    /// believed otherwise: anyone can send one.
     public func clientAddress(of request: Request, trustForwarded: Bool) -> String? {
         if trustForwarded, let forwarded = request.headers[.xForwardedFor],
-            let first = forwarded.split(separator: ",").first?.trimmingCharacters(in: .whitespaces), !first.isEmpty
+            let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty
         {
-            return first
+            return last
         }
         return remoteAddress?.ipAddress
     }

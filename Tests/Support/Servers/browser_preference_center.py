@@ -26,6 +26,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -60,10 +61,36 @@ def snapshot(driver, name, width, mobile):
 
 
 def submit(driver, act):
-    """Submits a form (by `act`) and waits for the next page to replace this one."""
+    """Submits a form (by `act`) and waits until the next page has replaced this one and loaded."""
     old = driver.find_element(By.TAG_NAME, "html")
-    act()
+    try:
+        act()
+    except WebDriverException:
+        # The click or key press went through, but the page it was sent to was already being
+        # replaced when chromedriver looked at it again; the wait below tells.
+        pass
     WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def text(driver, by, selector):
+    """The text of an element of the current page, asked again while the page is still settling."""
+    for _ in range(50):
+        try:
+            return driver.find_element(by, selector).text
+        except WebDriverException:
+            time.sleep(0.1)
+    return driver.find_element(by, selector).text
+
+
+def new_emails(before):
+    """The .eml files written since `before`, waiting for the first (sent after the page answers)."""
+    for _ in range(100):
+        new = sorted(set(glob.glob(os.path.join(outbox, "*.eml"))) - before)
+        if new:
+            return new
+        time.sleep(0.1)
+    raise RuntimeError("no confirmation email arrived")
 
 
 campaign = parse(message_path)
@@ -78,7 +105,7 @@ driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opti
 try:
     # 1. The preference page, in English, on a desktop and on a phone.
     driver.get(preferences)
-    result["title_en"] = driver.find_element(By.TAG_NAME, "h1").text
+    result["title_en"] = text(driver, By.TAG_NAME, "h1")
     snapshot(driver, "preferences-en-1280.png", 1280, False)
     snapshot(driver, "preferences-en-375.png", 375, True)
 
@@ -91,7 +118,7 @@ try:
     result["offers_ticked"] = driver.find_element(By.ID, "topic-offers").is_selected()
     Select(driver.find_element(By.ID, "locale")).select_by_value("fr")
     submit(driver, lambda: driver.find_element(By.CSS_SELECTOR, 'form button[type="submit"]').send_keys(Keys.ENTER))
-    result["saved_notice"] = driver.find_element(By.CSS_SELECTOR, '[role="status"]').text
+    result["saved_notice"] = text(driver, By.CSS_SELECTOR, '[role="status"]')
     result["lang_after_save"] = driver.find_element(By.TAG_NAME, "html").get_attribute("lang")
     snapshot(driver, "preferences-fr-375.png", 375, True)
     snapshot(driver, "preferences-fr-1280.png", 1280, False)
@@ -99,10 +126,10 @@ try:
 
     # 3. The unsubscribe link of the same email: asks in French, then confirms.
     driver.get(unsubscribe)
-    result["unsubscribe_question"] = driver.find_element(By.CSS_SELECTOR, "form p").text
+    result["unsubscribe_question"] = text(driver, By.CSS_SELECTOR, "form p")
     snapshot(driver, "unsubscribe-fr-375.png", 375, True)
     submit(driver, lambda: driver.find_element(By.CSS_SELECTOR, 'form button[type="submit"]').click())
-    result["unsubscribe_done"] = driver.find_element(By.CSS_SELECTOR, '[role="status"]').text
+    result["unsubscribe_done"] = text(driver, By.CSS_SELECTOR, '[role="status"]')
     result["preferences_link"] = driver.find_element(By.LINK_TEXT, "Gérer toutes vos préférences").get_attribute("href")
 
     # 4. One-click, as Gmail or Yahoo send it: the header's URL, the RFC 8058 body, no cookies.
@@ -133,15 +160,14 @@ try:
     driver.find_element(By.ID, "email").send_keys("browser@example.com")
     driver.find_element(By.ID, "name").send_keys("Bea")
     submit(driver, lambda: driver.find_element(By.CSS_SELECTOR, 'form button[type="submit"]').click())
-    result["signup_title"] = driver.find_element(By.TAG_NAME, "h1").text
-    new = sorted(set(glob.glob(os.path.join(outbox, "*.eml"))) - before)
-    confirmation = parse(new[0])
+    result["signup_title"] = text(driver, By.TAG_NAME, "h1")
+    confirmation = parse(new_emails(before)[0])
     result["confirmation_subject"] = str(confirmation["Subject"])
     confirm = next(h for h in links(confirmation) if "/confirm/" in h)
     driver.get(confirm)
     snapshot(driver, "confirm-en-375.png", 375, True)
     submit(driver, lambda: driver.find_element(By.CSS_SELECTOR, 'form button[type="submit"]').click())
-    result["confirmed_title"] = driver.find_element(By.TAG_NAME, "h1").text
+    result["confirmed_title"] = text(driver, By.TAG_NAME, "h1")
 finally:
     driver.quit()
 
