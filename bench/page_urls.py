@@ -3,7 +3,7 @@
 
 Usage: FACTEUR_SECRET=... python3 bench/page_urls.py preferences|unsubscribe < ids > paths
 
-Reads ids (one per line) on stdin and writes `/p/<subscriber token>` or `/u/<message token>`,
+Reads ids (one per line) on stdin and writes `/p/<subscriber token>` or `/u/<unsubscribe token>`,
 signed like Sources/Facteur/Tokens/TokenSigner.swift (see bench/track_urls.py) with the key of
 FACTEUR_SECRET (key id k1).
 """
@@ -16,7 +16,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from track_urls import b64url, leb128  # noqa: E402
 
-PURPOSES = {"preferences": (1, "/p/"), "unsubscribe": (2, "/u/")}
+# Purposes of TokenSigner.Purpose: 1 a subscriber, 5 the unsubscribe link of a message.
+PURPOSES = {"preferences": (1, "/p/"), "unsubscribe": (5, "/u/")}
 
 
 def token(key: bytes, purpose: int, value: int, key_id: str = "k1") -> str:

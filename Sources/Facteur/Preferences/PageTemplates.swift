@@ -4,7 +4,9 @@ import Mustache
 /// The public pages (`templates/pages/*.mustache`), the system emails (`templates/system/`) and
 /// their text in every language (`templates/strings/<language>.json`).
 ///
-/// No page text lives in Swift: a template shows `{{t.save}}`, and each language's file gives it.
+/// No page text lives in Swift: a template shows `{{{t.save}}}`, and each language's file gives it.
+/// Strings are trusted like the templates (the operator writes both), so templates use the
+/// triple mustache and they are not escaped again; the page data a string fills in is escaped.
 /// A string may use the page's data itself (`"Paused until {{paused_until_text}}"`). Adding a
 /// language is adding a strings file; every file must have every key English has (checked at load).
 public struct PageTemplates: Sendable {
