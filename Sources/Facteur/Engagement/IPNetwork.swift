@@ -133,14 +133,7 @@ struct IPAddress: Hashable, Sendable {
         return (head.high | tail.high, head.low | tail.low)
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
+    private static func hexValue(_ byte: UInt8) -> UInt8? { ASCIIBytes.hexValue(byte) }
 }
 
 /// 128 bits that 16-bit groups are shifted into from the right.

@@ -32,7 +32,8 @@ struct FormBody: Sendable {
             if byte == UInt8(ascii: "+") {
                 out.append(UInt8(ascii: " "))
             } else if byte == UInt8(ascii: "%") {
-                guard index + 2 < bytes.endIndex, let high = hex(bytes[index + 1]), let low = hex(bytes[index + 2])
+                guard index + 2 < bytes.endIndex, let high = ASCIIBytes.hexValue(bytes[index + 1]),
+                    let low = ASCIIBytes.hexValue(bytes[index + 2])
                 else {
                     throw FacteurError(.badRequest, "the form data has a broken % escape")
                 }
@@ -51,14 +52,5 @@ struct FormBody: Sendable {
             throw FacteurError(.badRequest, "the form data contains a control character")
         }
         return text
-    }
-
-    private static func hex(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
