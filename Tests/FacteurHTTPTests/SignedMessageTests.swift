@@ -41,7 +41,8 @@ struct SignedMessageTests {
             )
             guard case .number(let campaignID)? = try campaign.value("id") else { return }
             _ = try await api.send(
-                .post, "/api/subscribers", json: #"{"email": "elodie@exemple.fr", "name": "Élodie Lefèvre", "topics": ["news"]}"#)
+                .post, "/api/subscribers",
+                json: #"{"email": "elodie@exemple.fr", "name": "Élodie Lefèvre", "locale": "fr", "topics": ["news"]}"#)
             _ = try await api.send(.post, "/api/campaigns/\(Int(campaignID))/start")
             let preview = try await api.send(.get, "/api/campaigns/\(Int(campaignID))/preview?subscriber=elodie@exemple.fr")
             #expect(preview.status == .ok, "\(preview.text)")
@@ -62,6 +63,7 @@ struct SignedMessageTests {
                 print(json.dumps({"subject": message["subject"], "from": str(message["from"]), "to": str(message["to"]),
                     "unsubscribe": message["list-unsubscribe"], "post": message["list-unsubscribe-post"],
                     "html_has_greeting": "Bonjour Élodie" in html, "text_has_link": "l'offre d'été (https://example.com/offre)" in text,
+                    "french_footer": "Gérer vos préférences" in html and "Se désabonner (https://mail.example.test/u/" in text,
                     "dkim": verdicts, "crlf": b"\\n" not in data.replace(b"\\r\\n", b""),
                     "longest": max(len(line) for line in data.split(b"\\r\\n"))}))
                 """
@@ -69,7 +71,7 @@ struct SignedMessageTests {
                 script, arguments: [String(decoding: try JSONEncoder().encode(records), as: UTF8.self)], input: Array(raw.utf8))
             struct Parsed: Decodable {
                 let subject, from, to, unsubscribe, post: String
-                let html_has_greeting, text_has_link, crlf: Bool
+                let html_has_greeting, text_has_link, french_footer, crlf: Bool
                 let dkim: [Bool]
                 let longest: Int
             }
@@ -84,6 +86,7 @@ struct SignedMessageTests {
             #expect(parsed.post == "List-Unsubscribe=One-Click")
             #expect(parsed.html_has_greeting)
             #expect(parsed.text_has_link)
+            #expect(parsed.french_footer, "the default layout's footer is in the subscriber's language")
             #expect(parsed.dkim == [true, true], "dkimpy must verify both the RSA and the Ed25519 signature")
             #expect(parsed.crlf)
             #expect(parsed.longest <= 998)

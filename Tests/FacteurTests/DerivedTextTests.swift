@@ -24,9 +24,10 @@ struct DerivedTextTests {
     }
 
     /// Every message has these (the composer sets them).
-    static let urls = [
+    nonisolated(unsafe) static let urls: [String: Any] = [
         "view_in_browser_url": "https://news.example/v/abc", "preferences_url": "https://news.example/p/x",
         "unsubscribe_url": "https://news.example/u/abc",
+        "footer": ["preferences": "Manage your preferences", "unsubscribe": "Unsubscribe"],
     ]
 
     nonisolated(unsafe) static let contexts: [[String: Any]] = [
@@ -36,6 +37,7 @@ struct DerivedTextTests {
             "attributes": ["city": "Lyon d'en haut"], "company": ["name": "Atelier & Fils"], "locale": "fr",
             "view_in_browser_url": "https://news.example/v/abc", "preferences_url": "https://news.example/p/x",
             "unsubscribe_url": "https://news.example/u/abc", "campaign": ["subject": "Soldes"],
+            "footer": ["preferences": "Manage your preferences", "unsubscribe": "Unsubscribe"],
         ],
         ["first_name": "", "plan": "&eacute; &amp; &#233;", "points": 0, "email": "x@y.z", "company": false].merging(urls) { $1 },
     ]

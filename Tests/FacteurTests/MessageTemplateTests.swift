@@ -51,6 +51,7 @@ struct MessageTemplateTests {
         let rendered = template.render([
             "locale": "fr", "campaign": ["subject": "News for {{first_name}}"], "preferences_url": "https://f.example/p/t",
             "unsubscribe_url": "https://f.example/u/t", "first_name": "Élodie",
+            "footer": ["preferences": "Gérer vos préférences", "unsubscribe": "Unsubscribe"],
         ])
         #expect(rendered.subject == "News for Élodie")
         #expect(rendered.html.contains("<title>News for Élodie</title>"), "the layout's title is the subject as sent")
@@ -61,7 +62,16 @@ struct MessageTemplateTests {
         #expect(rendered.text.contains("Read the article (https://example.com/a?x=1&y=2)."))
         #expect(rendered.text.contains("- One\n- Two"))
         #expect(rendered.text.contains("Unsubscribe (https://f.example/u/t)"))
+        #expect(rendered.text.contains("Gérer vos préférences (https://f.example/p/t)"), "the footer's words come from the context")
         #expect(!rendered.text.contains("<"))
+    }
+
+    @Test func the_footer_is_in_the_subscribers_language() async throws {
+        let layouts = try await Self.layouts()
+        #expect(layouts.footer(locale: "fr") == ["preferences": "Gérer vos préférences", "unsubscribe": "Se désabonner"])
+        #expect(layouts.footer(locale: "fr-CA")["preferences"] == "Gérer vos préférences")
+        #expect(layouts.footer(locale: "de")["preferences"] == "Manage your preferences", "a language without strings: English")
+        #expect(EmailLayouts.none.footer(locale: "fr")["unsubscribe"] == "Unsubscribe")
     }
 
     @Test func html_to_text_drops_styles_and_decodes_entities() {

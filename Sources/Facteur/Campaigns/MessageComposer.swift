@@ -12,6 +12,7 @@ public struct MessageComposer: Sendable {
     let links: [String: Int64]
     let topic: Topic?
     let builder: LinkBuilder
+    let layouts: EmailLayouts
 
     /// What one subscriber receives, before MIME encoding and signing.
     public struct Composed: Sendable, Equatable {
@@ -43,7 +44,7 @@ public struct MessageComposer: Sendable {
             trackedLinks: campaign.trackClicks ? links : [:])
         var topic: Topic?
         if let topicID = campaign.topicID { topic = try await Topics(database: database).get(id: topicID) }
-        return MessageComposer(campaign: campaign, template: template, links: links, topic: topic, builder: builder)
+        return MessageComposer(campaign: campaign, template: template, links: links, topic: topic, builder: builder, layouts: layouts)
     }
 
     /// Renders the message `messageID` for the subscriber described by `row` (query `subscriber-render-context`).
@@ -64,6 +65,7 @@ public struct MessageComposer: Sendable {
     public func compose(messageID: Int64, subscriberID: Int64, context subscriber: [String: Any], variant: Int? = nil) -> Composed {
         var context = subscriber
         context["campaign"] = ["id": campaign.id, "name": campaign.name, "subject": campaign.subject]
+        context["footer"] = layouts.footer(locale: context["locale"] as? String ?? "en")
         if let topic { context["topic"] = ["key": topic.key, "name": topic.name, "description": topic.description] }
         // One signature per message (an HMAC), shared by every URL of it.
         let token = builder.token(message: messageID)

@@ -110,9 +110,10 @@ enum DerivedText {
     /// section on), and every name the template uses set to a plain value (every section on once),
     /// dotted names as nested objects.
     static func sampleContexts(_ source: String) -> [[String: Any]] {
+        // What every message's context has (the composer sets them), so they are never empty.
         let urls: [String: Any] = [
             "unsubscribe_url": "https://example.com/u/t", "preferences_url": "https://example.com/p/t",
-            "view_in_browser_url": "https://example.com/v/t",
+            "view_in_browser_url": "https://example.com/v/t", "footer": EmailLayouts.englishFooter,
         ]
         guard let tags = try? MustacheTags.scan(source) else { return [urls] }
         var filled = urls

@@ -130,10 +130,16 @@ public struct EmailLayouts: Sendable {
     public let names: Set<String>
     /// Their sources, by name, from which a campaign's text part is derived (see `DerivedText`).
     let sources: [String: String]
+    /// `{{footer.preferences}}` and `{{footer.unsubscribe}}` by language, from the
+    /// `email_footer_*` keys of `templates/strings/<language>.json`.
+    let footers: [String: [String: String]]
 
-    public static let none = EmailLayouts(library: MustacheLibrary(), names: [], sources: [:])
+    public static let none = EmailLayouts(library: MustacheLibrary(), names: [], sources: [:], footers: [:])
 
-    /// Loads every `*.mustache` under `directory`; a missing directory means no layouts.
+    static let englishFooter = ["preferences": "Manage your preferences", "unsubscribe": "Unsubscribe"]
+
+    /// Loads every `*.mustache` under `directory` (a missing directory means no layouts), and the
+    /// footer links' words from `strings/` beside it.
     public static func load(from directory: URL) async throws -> EmailLayouts {
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return .none }
         var sources: [String: String] = [:]
@@ -141,6 +147,21 @@ public struct EmailLayouts: Sendable {
             sources[String(file.dropLast(".mustache".count))] = try String(
                 contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
         }
-        return EmailLayouts(library: try await MustacheLibrary(directory: directory.path), names: Set(sources.keys), sources: sources)
+        var footers: [String: [String: String]] = [:]
+        let strings = directory.deletingLastPathComponent().appendingPathComponent("strings")
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: strings.path)) ?? [] where file.hasSuffix(".json") {
+            let table = try? JSONDecoder().decode([String: String].self, from: Data(contentsOf: strings.appendingPathComponent(file)))
+            if let preferences = table?["email_footer_preferences"], let unsubscribe = table?["email_footer_unsubscribe"] {
+                footers[String(file.dropLast(".json".count))] = ["preferences": preferences, "unsubscribe": unsubscribe]
+            }
+        }
+        return EmailLayouts(
+            library: try await MustacheLibrary(directory: directory.path), names: Set(sources.keys), sources: sources, footers: footers)
+    }
+
+    /// The footer words in the subscriber's language (`fr-CA` takes `fr`), else English.
+    public func footer(locale: String) -> [String: String] {
+        let lowered = locale.lowercased()
+        return footers[lowered] ?? footers[String(lowered.prefix { $0 != "-" && $0 != "_" })] ?? footers["en"] ?? Self.englishFooter
     }
 }

@@ -13,6 +13,7 @@ public struct TemplateVariables: Sendable {
             "topic", "topic.key", "topic.name", "topic.description",
             "campaign", "campaign.id", "campaign.name", "campaign.subject",
             "unsubscribe_url", "preferences_url", "view_in_browser_url", "attributes",
+            "footer", "footer.preferences", "footer.unsubscribe",
         ]
         for key in customFields {
             names.insert(key)
