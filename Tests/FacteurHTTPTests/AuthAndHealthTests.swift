@@ -95,7 +95,7 @@ struct AuthAndHealthTests {
                 "/api/subscribers/{ref}/engagement", "/api/scoring-rules", "/api/scoring-rules/{id}", "/api/scoring-rules/rebuild",
                 "/api/bounces", "/api/campaigns/{id}/stats", "/api/subscribers/{ref}/preferences",
                 "/api/subscribers/{ref}/confirmation", "/api/exports/consent.csv", "/p/{token}", "/p/{token}/data", "/p/{token}/erase",
-                "/u/{token}", "/confirm/{token}", "/subscribe",
+                "/u/{token}", "/confirm/{token}", "/subscribe", "/api/subscribers/{ref}/events",
             ]
             for route in routes { #expect(documented.contains(route), "openapi.yaml does not describe \(route)") }
         }

@@ -30,6 +30,47 @@ struct EventsAPITests {
         }
     }
 
+    @Test func a_persons_activity_lists_newest_first_in_pages_and_by_type() async throws {
+        try await withAPI { api in
+            try await Self.people(api, 2)
+            // Out of order on purpose: the list follows occurred_at, not the order of arrival.
+            let batch = [
+                ("page_view", "2026-03-01T10:00:00Z"), ("purchase", "2026-05-01T10:00:00Z"), ("page_view", "2026-04-01T10:00:00Z"),
+                ("page_view", "2026-06-01T10:00:00Z"), ("signup", "2026-01-01T10:00:00Z"),
+            ].map { #"{"email": "e0@example.com", "name": "\#($0.0)", "occurred_at": "\#($0.1)"}"# }.joined(separator: ",")
+            #expect(try await api.send(.post, "/api/events", json: "[\(batch)]").status == .ok)
+            _ = try await api.send(.post, "/api/events", json: #"{"email": "e1@example.com", "name": "page_view"}"#)
+
+            func page(_ query: String) async throws -> (months: [String], next: String?) {
+                let reply = try await api.send(.get, "/api/subscribers/e0@example.com/events\(query)")
+                #expect(reply.status == .ok, "\(reply.text)")
+                guard case .array(let items)? = try reply.value("items") else { return ([], nil) }
+                let months = items.compactMap { item -> String? in
+                    guard case .object(let event) = item, case .string(let at)? = event["occurred_at"] else { return nil }
+                    return String(at.prefix(7))
+                }
+                guard case .string(let next)? = try reply.value("next_cursor") else { return (months, nil) }
+                return (months, next)
+            }
+            #expect(
+                try await page("").months == ["2026-06", "2026-05", "2026-04", "2026-03", "2026-01"], "only this person's, newest first")
+            let first = try await page("?limit=2")
+            #expect(first.months == ["2026-06", "2026-05"])
+            let second = try await page("?limit=2&before=\(try #require(first.next))")
+            #expect(second.months == ["2026-04", "2026-03"])
+            let last = try await page("?limit=2&before=\(try #require(second.next))")
+            #expect(last.months == ["2026-01"] && last.next == nil)
+            #expect(try await page("?type=page_view").months == ["2026-06", "2026-04", "2026-03"])
+
+            for (query, field) in [("?before=nonsense", "before"), ("?limit=0", "limit"), ("?type=", "type")] {
+                let reply = try await api.send(.get, "/api/subscribers/e0@example.com/events\(query)")
+                #expect(reply.status == .unprocessableContent, "\(query)")
+                #expect(try reply.error("field") == field, "\(query): \(reply.text)")
+            }
+            #expect(try await api.send(.get, "/api/subscribers/nobody@example.com/events").status == .notFound)
+        }
+    }
+
     @Test func a_batch_lands_what_is_valid_and_reports_each_refused_item() async throws {
         try await withAPI { api in
             try await Self.people(api, 2)

@@ -52,3 +52,14 @@ SELECT i.n, ins.id, (r.id IS NOT NULL AND ins.id IS NULL) AS duplicate
 -- name: events-resolve-subscribers
 -- The ids of the subscribers a batch of custom events names, by id ($1) or address ($2).
 SELECT id, lower(email) AS email FROM subscribers WHERE id = ANY($1::bigint[]) OR lower(email) = ANY($2::text[])
+
+-- name: events-of-subscriber
+-- One person's events, newest first, in keyset pages of (occurred_at, id) below the cursor;
+-- $2 narrows to one type. Served per partition by events_subscriber_idx.
+SELECT e.id, e.type, e.campaign_id, e.message_id, e.link_id, e.machine, e.device, e.client, e.properties, e.occurred_at
+  FROM events e
+ WHERE e.subscriber_id = $1
+   AND ($2::text IS NULL OR e.type = $2)
+   AND (e.occurred_at, e.id) < ($3, $4)
+ ORDER BY e.occurred_at DESC, e.id DESC
+ LIMIT $5

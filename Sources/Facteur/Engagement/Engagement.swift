@@ -76,6 +76,22 @@ public struct Engagement: Sendable {
         return try rows.first.map(EngagementSummary.init(row:)) ?? .none
     }
 
+    /// One person's activity, newest first: sends, opens, clicks, bounces, unsubscribes, custom events.
+    public func events(subscriber: Int64, type: String?, before cursor: String?, limit: Int) async throws -> Page<SubscriberEvent> {
+        let limit = max(1, min(limit, 1000))
+        if let type, type.isEmpty || type.utf8.count > 100 { throw FacteurError.invalid("type", "must be an event type such as open") }
+        // Past any real event: the first page starts at the newest.
+        let after = try Cursor.decodeTime(cursor) ?? (Date(timeIntervalSince1970: 32_503_680_000), Int64.max)
+        let rows = try await database.pool.query(database.sql("events-of-subscriber", subscriber, type, after.time, after.id, limit + 1))
+        var items = try rows.map(SubscriberEvent.init(row:))
+        var next: String?
+        if items.count > limit {
+            items.removeLast(items.count - limit)
+            next = items.last.map { Cursor.encode(time: $0.occurredAt, id: $0.id) }
+        }
+        return Page(items: items, nextCursor: next)
+    }
+
     /// Recomputes every subscriber's row from `events` in one transaction; returns the row count.
     /// Event writes wait for it (the trigger needs the table) and apply on top afterwards.
     public func rebuild() async throws -> Int {
@@ -86,5 +102,40 @@ public struct Engagement: Sendable {
             _ = try await connection.execute(database.sql("engagement-rebuild-delete"))
             return try await connection.query(database.sql("engagement-rebuild"))[0].decode(Int.self, "merged")
         }
+    }
+}
+
+/// One event of a person, as `GET /api/subscribers/{ref}/events` lists it.
+public struct SubscriberEvent: Sendable, Encodable {
+    public var id: Int64
+    public var type: String
+    public var campaignID: Int64?
+    public var messageID: Int64?
+    public var linkID: Int64?
+    public var machine: Bool
+    public var device: String?
+    public var client: String?
+    public var properties: [String: JSONValue]
+    public var occurredAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, type, machine, device, client, properties
+        case campaignID = "campaign_id"
+        case messageID = "message_id"
+        case linkID = "link_id"
+        case occurredAt = "occurred_at"
+    }
+
+    init(row: PostgresRow) throws {
+        id = try row.decode(Int64.self, "id")
+        type = try row.decode(String.self, "type")
+        campaignID = try row.decode(Int64?.self, "campaign_id")
+        messageID = try row.decode(Int64?.self, "message_id")
+        linkID = try row.decode(Int64?.self, "link_id")
+        machine = try row.decode(Bool.self, "machine")
+        device = try row.decode(String?.self, "device")
+        client = try row.decode(String?.self, "client")
+        properties = try row.decode(PostgresJSON.self, "properties").decode(as: [String: JSONValue].self)
+        occurredAt = try row.decode(Date.self, "occurred_at")
     }
 }

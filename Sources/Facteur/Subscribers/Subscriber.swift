@@ -94,4 +94,24 @@ public enum Cursor {
         }
         return id
     }
+
+    /// A cursor for pages ordered by time, newest first: the last (time, id) seen.
+    public static func encode(time: Date, id: Int64) -> String {
+        let micros = Int64((time.timeIntervalSince1970 * 1_000_000).rounded())
+        return Data("at:\(micros):\(id)".utf8).base64EncodedString().replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Nil for no cursor (the first page).
+    public static func decodeTime(_ text: String?, field: String = "before") throws -> (time: Date, id: Int64)? {
+        guard let text, !text.isEmpty else { return nil }
+        var padded = text
+        while padded.count % 4 != 0 { padded += "=" }
+        guard let data = Data(base64Encoded: padded), let string = String(data: data, encoding: .utf8), string.hasPrefix("at:")
+        else { throw FacteurError.invalid(field, "is not a cursor returned by this API") }
+        let parts = string.dropFirst(3).split(separator: ":")
+        guard parts.count == 2, let micros = Int64(parts[0]), let id = Int64(parts[1]) else {
+            throw FacteurError.invalid(field, "is not a cursor returned by this API")
+        }
+        return (Date(timeIntervalSince1970: Double(micros) / 1_000_000), id)
+    }
 }

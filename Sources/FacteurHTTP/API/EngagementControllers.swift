@@ -2,8 +2,8 @@ import Facteur
 import Foundation
 import Hummingbird
 
-/// `POST /api/events` (one event or an array of up to 10,000), and a subscriber's engagement
-/// under `/api/subscribers/{ref}/engagement`.
+/// `POST /api/events` (one event or an array of up to 10,000), and a subscriber's engagement and
+/// activity under `/api/subscribers/{ref}/engagement` and `/api/subscribers/{ref}/events`.
 struct EventController {
     let events: CustomEvents
     let engagement: Engagement
@@ -14,6 +14,14 @@ struct EventController {
         subscriberGroup.get(":ref/engagement") { _, context in
             let id = try await subscribers.resolve(try context.parameters.reference())
             return try JSONResponse.make(try await engagement.summary(subscriber: id))
+        }
+        subscriberGroup.get(":ref/events") { request, context in
+            let id = try await subscribers.resolve(try context.parameters.reference())
+            let query = request.uri.queryParameters
+            let (limit, _) = try request.pageParameters()
+            return try JSONResponse.make(
+                try await engagement.events(
+                    subscriber: id, type: query["type"].map(String.init), before: query["before"].map(String.init), limit: limit))
         }
     }
 
