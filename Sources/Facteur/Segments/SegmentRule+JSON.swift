@@ -1,0 +1,432 @@
+import Foundation
+
+/// The JSON form of a rule tree, both ways. Parsing checks everything — field names against the
+/// schema, operators against the field's type, values against both — and names the place of the
+/// first problem as a path into the tree: `and[2].or[0].value`.
+///
+/// Leaves:
+/// - `{"field": "country", "op": "eq", "value": "FR"}`; dates absolute (`2026-01-01`) or relative
+///   to now (`"-30d"`; `h`, `d`, `w`, `y`);
+/// - `{"company": "employees", "op": "between", "value": [5, 15]}`;
+/// - `{"topic": "newsletter", "state": "subscribed" | "unsubscribed" | "never"}`;
+/// - `{"activity": "opened", "within": "30d", "campaign": 12 | "last_campaigns": 3,
+///   "link": "https://shop.example/*", "count": {"gte": 3}, "machine": true}`;
+/// - `{"event": "page_view", "where": [property filters], "within": "7d", "count": {"gte": 5},
+///   "aggregate": {"fn": "sum", "property": "amount", "op": "gte", "value": 1000}}`;
+/// - `{"device": "mobile", "mostly": true}` or `{"client": "Gmail", "within": "90d"}`;
+/// - `{"segment": 7}`.
+///
+/// `within` is a duration back from now (`"30d"`) or `{"from": "2026-01-01", "to": "2026-02-01"}`;
+/// `count` takes `eq`, `gt`, `gte`, `lt`, `lte` or `between` (default: at least once).
+extension SegmentRule {
+    public init(json: JSONValue, schema: SegmentSchema) throws {
+        var leaves = 0
+        self = try Self.parse(json, path: "", depth: 1, schema: schema, leaves: &leaves)
+    }
+
+    private static let kinds = ["and", "or", "not", "field", "company", "topic", "activity", "event", "device", "client", "segment"]
+
+    private static func key(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    private static func parse(_ json: JSONValue, path: String, depth: Int, schema: SegmentSchema, leaves: inout Int) throws -> SegmentRule {
+        let here = path.isEmpty ? "rule" : path
+        guard depth <= SegmentLimits.maxDepth else {
+            throw FacteurError.invalid(here, "nests deeper than \(SegmentLimits.maxDepth) levels")
+        }
+        guard case .object(let members) = json else {
+            throw FacteurError.invalid(here, "must be an object: {\"and\": […]}, {\"or\": […]}, {\"not\": {…}} or a condition")
+        }
+        let present = kinds.filter { members[$0] != nil }
+        guard present.count == 1, let kind = present.first else {
+            throw FacteurError.invalid(
+                here,
+                present.isEmpty
+                    ? "names no condition: use one of \(kinds.joined(separator: ", "))"
+                    : "mixes \(present.joined(separator: " and ")): one condition per object, combine them with and/or")
+        }
+        switch kind {
+        case "and", "or":
+            guard members.count == 1 else { throw FacteurError.invalid(here, "'\(kind)' takes a list and nothing beside it") }
+            guard case .array(let items) = members[kind], !items.isEmpty else {
+                throw FacteurError.invalid(key(path, kind), "must be a non-empty list of rules")
+            }
+            let children = try items.enumerated().map { index, item in
+                try parse(item, path: "\(key(path, kind))[\(index)]", depth: depth + 1, schema: schema, leaves: &leaves)
+            }
+            return kind == "and" ? .and(children) : .or(children)
+        case "not":
+            guard members.count == 1 else { throw FacteurError.invalid(here, "'not' takes one rule and nothing beside it") }
+            return .not(try parse(members["not"]!, path: key(path, "not"), depth: depth + 1, schema: schema, leaves: &leaves))
+        default:
+            leaves += 1
+            guard leaves <= SegmentLimits.maxLeaves else {
+                throw FacteurError.invalid(here, "the rule has more than \(SegmentLimits.maxLeaves) conditions")
+            }
+            return try leaf(kind, JSONObject(json, path: path.isEmpty ? "" : path + "."), schema: schema)
+        }
+    }
+
+    private static func leaf(_ kind: String, _ object: JSONObject, schema: SegmentSchema) throws -> SegmentRule {
+        let at = object.path
+        switch kind {
+        case "field", "company":
+            try object.rejectUnknownKeys([kind, "op", "value"])
+            let name = try object.string(kind, required: true, maxLength: 100)!
+            let known = kind == "field" ? schema.fields : schema.companyFields
+            guard let type = known[name] else {
+                let hint = kind == "field" ? "; register custom fields with POST /api/fields" : ""
+                throw FacteurError.invalid(
+                    at + kind,
+                    "unknown \(kind == "field" ? "field" : "company field") '\(name)'; known: \(known.keys.sorted().joined(separator: ", "))\(hint)"
+                )
+            }
+            let condition = try Condition(name: name, type: type, object: object)
+            return kind == "field" ? .field(condition) : .company(condition)
+        case "topic":
+            try object.rejectUnknownKeys(["topic", "state"])
+            let key = try object.string("topic", required: true, maxLength: 63)!
+            let raw = try object.string("state") ?? TopicState.subscribed.rawValue
+            guard let state = TopicState(rawValue: raw) else {
+                throw FacteurError.invalid(at + "state", "must be subscribed, unsubscribed or never")
+            }
+            return .topic(key: key, state: state)
+        case "activity":
+            return .activity(try Activity(object))
+        case "event":
+            return .event(try Event(object))
+        case "device", "client":
+            try object.rejectUnknownKeys([kind, "mostly", "within"])
+            let value = try object.string(kind, required: true, maxLength: 100)!
+            if kind == "device", !["mobile", "tablet", "desktop", "other"].contains(value) {
+                throw FacteurError.invalid(at + "device", "must be mobile, tablet, desktop or other")
+            }
+            guard !value.isEmpty else { throw FacteurError.invalid(at + kind, "must not be empty") }
+            return .technographic(
+                Technographic(
+                    dimension: kind == "device" ? .device : .client, value: value, mostly: try object.bool("mostly") ?? false,
+                    window: try Window(object.values["within"], path: at + "within")))
+        default:
+            try object.rejectUnknownKeys(["segment"])
+            return .segment(try object.int("segment", required: true, range: 1...Int64.max)!)
+        }
+    }
+
+    /// The canonical JSON form: what `init(json:schema:)` reads back to an equal tree.
+    public var json: JSONValue {
+        switch self {
+        case .and(let children): return .object(["and": .array(children.map(\.json))])
+        case .or(let children): return .object(["or": .array(children.map(\.json))])
+        case .not(let child): return .object(["not": child.json])
+        case .field(let condition): return condition.json(key: "field")
+        case .company(let condition): return condition.json(key: "company")
+        case .topic(let key, let state): return .object(["topic": .string(key), "state": .string(state.rawValue)])
+        case .activity(let activity): return activity.json
+        case .event(let event): return event.json
+        case .technographic(let technographic):
+            var object: [String: JSONValue] = [technographic.dimension.rawValue: .string(technographic.value)]
+            if technographic.mostly { object["mostly"] = .bool(true) }
+            if let window = technographic.window { object["within"] = window.json }
+            return .object(object)
+        case .segment(let id): return .object(["segment": .number(Double(id))])
+        }
+    }
+}
+
+extension SegmentRule.Condition {
+    init(name: String, type: SegmentRule.FieldType, object: JSONObject) throws {
+        let at = object.path
+        let allowed = SegmentRule.Operator.allowed(for: type)
+        let raw = try object.string("op", required: true, maxLength: 20)!
+        guard let op = SegmentRule.Operator(rawValue: raw) else {
+            throw FacteurError.invalid(at + "op", "unknown operator '\(raw)'; one of \(allowed.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard allowed.contains(op) else {
+            throw FacteurError.invalid(
+                at + "op",
+                "'\(raw)' does not apply to the \(type.rawValue) field '\(name)'; use \(allowed.map(\.rawValue).joined(separator: ", "))")
+        }
+        self.init(
+            field: name, type: type, op: op, value: try SegmentRule.Value(object.values["value"], type: type, op: op, path: at + "value"))
+    }
+
+    func json(key: String) -> JSONValue {
+        var object: [String: JSONValue] = [key: .string(field), "op": .string(op.rawValue)]
+        if value != .none { object["value"] = value.json }
+        return .object(object)
+    }
+}
+
+extension SegmentRule.Value {
+    /// Checks `json` for a comparison `op` on a field of `type`.
+    init(_ json: JSONValue?, type: SegmentRule.FieldType, op: SegmentRule.Operator, path: String) throws {
+        switch op {
+        case .exists, .notExists:
+            guard json == nil || json == .null else { throw FacteurError.invalid(path, "'\(op.rawValue)' takes no value") }
+            self = .none
+            return
+        default:
+            break
+        }
+        guard let json, json != .null else { throw FacteurError.invalid(path, "is required for '\(op.rawValue)'") }
+        switch (type, op) {
+        case (.text, .in), (.text, .notIn):
+            guard case .array(let items) = json, (1...1000).contains(items.count) else {
+                throw FacteurError.invalid(path, "must be a list of 1 to 1000 texts")
+            }
+            self = .texts(
+                try items.enumerated().map { index, item in
+                    guard case .string(let text) = item, text.utf8.count <= 1000 else {
+                        throw FacteurError.invalid("\(path)[\(index)]", "must be a text of at most 1000 bytes")
+                    }
+                    return text
+                })
+        case (.number, .in), (.number, .notIn):
+            guard case .array(let items) = json, (1...1000).contains(items.count) else {
+                throw FacteurError.invalid(path, "must be a list of 1 to 1000 numbers")
+            }
+            self = .numbers(try items.enumerated().map { try Self.number($1, path: "\(path)[\($0)]") })
+        case (.number, .between):
+            guard case .array(let bounds) = json, bounds.count == 2 else { throw FacteurError.invalid(path, "must be [low, high]") }
+            let low = try Self.number(bounds[0], path: "\(path)[0]")
+            let high = try Self.number(bounds[1], path: "\(path)[1]")
+            guard low <= high else { throw FacteurError.invalid(path, "low must not be above high") }
+            self = .numberRange(low, high)
+        case (.date, .between):
+            guard case .array(let bounds) = json, bounds.count == 2 else { throw FacteurError.invalid(path, "must be [from, to]") }
+            self = .dateRange(try Self.date(bounds[0], path: "\(path)[0]"), try Self.date(bounds[1], path: "\(path)[1]"))
+        case (.text, _):
+            guard case .string(let text) = json, text.utf8.count <= 1000 else {
+                throw FacteurError.invalid(path, "must be a text of at most 1000 bytes, got \(json.typeName)")
+            }
+            if [.contains, .startsWith, .endsWith].contains(op), text.isEmpty {
+                throw FacteurError.invalid(path, "must not be empty for '\(op.rawValue)'")
+            }
+            self = .text(text)
+        case (.number, _):
+            self = .number(try Self.number(json, path: path))
+        case (.boolean, _):
+            guard case .bool(let flag) = json else { throw FacteurError.invalid(path, "must be true or false, got \(json.typeName)") }
+            self = .bool(flag)
+        case (.date, _):
+            self = .date(try Self.date(json, path: path))
+        }
+    }
+
+    private static func number(_ json: JSONValue, path: String) throws -> Double {
+        guard case .number(let number) = json, number.isFinite else {
+            throw FacteurError.invalid(path, "must be a number, got \(json.typeName)")
+        }
+        return number
+    }
+
+    /// `2026-05-01`, `2026-05-01T12:00:00Z`, or relative to now: `-30d`, `+2w` (`h`, `d`, `w`, `y`).
+    static func date(_ json: JSONValue, path: String) throws -> SegmentRule.DateValue {
+        guard case .string(let text) = json else { throw FacteurError.invalid(path, "must be a date text, got \(json.typeName)") }
+        if let first = text.first, first == "-" || first == "+", let seconds = SegmentRule.Window.seconds(String(text.dropFirst())) {
+            return .relative(seconds: first == "-" ? -seconds : seconds, text: text)
+        }
+        guard let date = ISODates.parse(text) else {
+            throw FacteurError.invalid(path, "must be a date such as 2026-05-01, 2026-05-01T12:00:00Z or -30d, got '\(text)'")
+        }
+        return .absolute(date)
+    }
+
+    var json: JSONValue {
+        switch self {
+        case .none: .null
+        case .text(let text): .string(text)
+        case .texts(let texts): .array(texts.map(JSONValue.string))
+        case .number(let number): .number(number)
+        case .numbers(let numbers): .array(numbers.map(JSONValue.number))
+        case .bool(let flag): .bool(flag)
+        case .date(let date): date.json
+        case .dateRange(let from, let to): .array([from.json, to.json])
+        case .numberRange(let low, let high): .array([.number(low), .number(high)])
+        }
+    }
+}
+
+extension SegmentRule.DateValue {
+    var json: JSONValue {
+        switch self {
+        case .absolute(let date): .string(ISODates.format(date))
+        case .relative(_, let text): .string(text)
+        }
+    }
+
+    /// The instant it stands for when evaluated at `now`.
+    public func resolve(now: Date) -> Date {
+        switch self {
+        case .absolute(let date): date
+        case .relative(let seconds, _): now.addingTimeInterval(TimeInterval(seconds))
+        }
+    }
+}
+
+extension SegmentRule.Window {
+    init?(_ json: JSONValue?, path: String) throws {
+        switch json {
+        case nil, .null?:
+            return nil
+        case .string(let text)?:
+            guard let seconds = Self.seconds(text), seconds > 0 else {
+                throw FacteurError.invalid(path, "must be a duration such as 24h, 30d, 2w or 1y, or {\"from\": …, \"to\": …}")
+            }
+            self = .last(seconds: seconds, text: text)
+        case .object?:
+            let object = try JSONObject(json!, path: path + ".")
+            try object.rejectUnknownKeys(["from", "to"])
+            let from = try object.date("from")
+            let to = try object.date("to")
+            guard from != nil || to != nil else { throw FacteurError.invalid(path, "give from, to or both") }
+            if let from, let to, from > to { throw FacteurError.invalid(path + ".to", "must not be before from") }
+            self = .between(from: from, to: to)
+        case let other?:
+            throw FacteurError.invalid(path, "must be a duration such as 30d or {\"from\": …, \"to\": …}, got \(other.typeName)")
+        }
+    }
+
+    /// `30d` → seconds; `h`, `d`, `w`, `y` (365 days); at most 100 years.
+    static func seconds(_ text: String) -> Int64? {
+        guard let unit = text.last, let amount = Int64(text.dropLast()), amount >= 0, amount <= 100 * 8_760 else { return nil }
+        let scale: Int64
+        switch unit {
+        case "h": scale = 3600
+        case "d": scale = 86_400
+        case "w": scale = 604_800
+        case "y": scale = 31_536_000
+        default: return nil
+        }
+        let seconds = amount * scale
+        return seconds <= 100 * 31_536_000 ? seconds : nil
+    }
+
+    var json: JSONValue {
+        switch self {
+        case .last(_, let text): return .string(text)
+        case .between(let from, let to):
+            var object: [String: JSONValue] = [:]
+            if let from { object["from"] = .string(ISODates.format(from)) }
+            if let to { object["to"] = .string(ISODates.format(to)) }
+            return .object(object)
+        }
+    }
+}
+
+extension SegmentRule.CountBound {
+    init(_ json: JSONValue?, path: String) throws {
+        guard let json, json != .null else {
+            self = .atLeastOne
+            return
+        }
+        let object = try JSONObject(json, path: path + ".")
+        try object.rejectUnknownKeys(["eq", "gt", "gte", "lt", "lte", "between"])
+        guard !object.values.isEmpty else { throw FacteurError.invalid(path, "give eq, gt, gte, lt, lte or between") }
+        let range: ClosedRange<Int64> = 0...1_000_000
+        var bound = SegmentRule.CountBound()
+        if let eq = try object.int("eq", range: range) { bound = .init(min: Int(eq), max: Int(eq)) }
+        if let gt = try object.int("gt", range: range) { bound.min = Swift.max(bound.min ?? 0, Int(gt) + 1) }
+        if let gte = try object.int("gte", range: range) { bound.min = Swift.max(bound.min ?? 0, Int(gte)) }
+        if let lt = try object.int("lt", range: 1...1_000_000) { bound.max = Swift.min(bound.max ?? Int.max, Int(lt) - 1) }
+        if let lte = try object.int("lte", range: range) { bound.max = Swift.min(bound.max ?? Int.max, Int(lte)) }
+        if let between = object.values["between"] {
+            guard case .array(let items) = between, items.count == 2, case .number(let low) = items[0], case .number(let high) = items[1],
+                let low = Int(exactly: low), let high = Int(exactly: high), low >= 0, low <= high
+            else { throw FacteurError.invalid(path + ".between", "must be [low, high], whole numbers from 0") }
+            bound.min = Swift.max(bound.min ?? 0, low)
+            bound.max = Swift.min(bound.max ?? Int.max, high)
+        }
+        if let low = bound.min, let high = bound.max, low > high { throw FacteurError.invalid(path, "no count can satisfy it") }
+        self = bound
+    }
+
+    var json: JSONValue? {
+        if self == .atLeastOne { return nil }
+        if let min, let max, min == max { return .object(["eq": .number(Double(min))]) }
+        var object: [String: JSONValue] = [:]
+        if let min { object["gte"] = .number(Double(min)) }
+        if let max { object["lte"] = .number(Double(max)) }
+        return .object(object)
+    }
+}
+
+extension SegmentRule.Activity {
+    init(_ object: JSONObject) throws {
+        let at = object.path
+        try object.rejectUnknownKeys(["activity", "campaign", "last_campaigns", "link", "within", "count", "machine"])
+        let raw = try object.string("activity", required: true, maxLength: 20)!
+        guard let kind = Kind(rawValue: raw) else {
+            throw FacteurError.invalid(at + "activity", "must be one of \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self.init(kind: kind)
+        campaign = try object.int("campaign", range: 1...Int64.max)
+        lastCampaigns = try object.int("last_campaigns", range: 1...100).map(Int.init)
+        if campaign != nil, lastCampaigns != nil {
+            throw FacteurError.invalid(at + "last_campaigns", "give campaign or last_campaigns, not both")
+        }
+        link = try object.string("link", maxLength: 2000)
+        if link != nil, kind != .clicked { throw FacteurError.invalid(at + "link", "applies to clicked only") }
+        window = try SegmentRule.Window(object.values["within"], path: at + "within")
+        count = try SegmentRule.CountBound(object.values["count"], path: at + "count")
+        includeMachine = try object.bool("machine") ?? false
+        if includeMachine, kind != .opened, kind != .clicked {
+            throw FacteurError.invalid(at + "machine", "applies to opened and clicked only")
+        }
+    }
+
+    var json: JSONValue {
+        var object: [String: JSONValue] = ["activity": .string(kind.rawValue)]
+        if let campaign { object["campaign"] = .number(Double(campaign)) }
+        if let lastCampaigns { object["last_campaigns"] = .number(Double(lastCampaigns)) }
+        if let link { object["link"] = .string(link) }
+        if let window { object["within"] = window.json }
+        if let count = count.json { object["count"] = count }
+        if includeMachine { object["machine"] = .bool(true) }
+        return .object(object)
+    }
+}
+
+extension SegmentRule.Event {
+    init(_ object: JSONObject) throws {
+        let at = object.path
+        try object.rejectUnknownKeys(["event", "where", "within", "count", "aggregate"])
+        let name = try object.string("event", required: true, maxLength: 100)!
+        guard !name.isEmpty else { throw FacteurError.invalid(at + "event", "must not be empty") }
+        self.init(name: name)
+        if object.values["where"] != nil { filters = try PropertyFilter.list(object.values["where"], path: at + "where") }
+        window = try SegmentRule.Window(object.values["within"], path: at + "within")
+        count = try SegmentRule.CountBound(object.values["count"], path: at + "count")
+        if let raw = object.values["aggregate"] {
+            let aggregate = try JSONObject(raw, path: at + "aggregate.")
+            try aggregate.rejectUnknownKeys(["fn", "property", "op", "value"])
+            let fn = try aggregate.string("fn", required: true, maxLength: 10)!
+            guard let function = SegmentRule.Aggregate.Function(rawValue: fn) else {
+                throw FacteurError.invalid(at + "aggregate.fn", "must be sum, avg, min or max")
+            }
+            let property = try aggregate.string("property", required: true, maxLength: 200)!
+            guard !property.isEmpty else { throw FacteurError.invalid(at + "aggregate.property", "must not be empty") }
+            let opText = try aggregate.string("op", required: true, maxLength: 20)!
+            let allowed: [SegmentRule.Operator] = [.eq, .ne, .gt, .gte, .lt, .lte, .between]
+            guard let op = SegmentRule.Operator(rawValue: opText), allowed.contains(op) else {
+                throw FacteurError.invalid(at + "aggregate.op", "must be one of \(allowed.map(\.rawValue).joined(separator: ", "))")
+            }
+            self.aggregate = SegmentRule.Aggregate(
+                function: function, property: property, op: op,
+                value: try SegmentRule.Value(aggregate.values["value"], type: .number, op: op, path: at + "aggregate.value"))
+        }
+    }
+
+    var json: JSONValue {
+        var object: [String: JSONValue] = ["event": .string(name)]
+        if !filters.isEmpty { object["where"] = .array(filters.map(\.json)) }
+        if let window { object["within"] = window.json }
+        if let count = count.json { object["count"] = count }
+        if let aggregate {
+            object["aggregate"] = .object([
+                "fn": .string(aggregate.function.rawValue), "property": .string(aggregate.property), "op": .string(aggregate.op.rawValue),
+                "value": aggregate.value.json,
+            ])
+        }
+        return .object(object)
+    }
+}
