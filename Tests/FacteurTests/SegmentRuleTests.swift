@@ -144,7 +144,7 @@ struct SegmentRuleTests {
     static func randomRule(depth: Int, using generator: inout SeededRandom) -> SegmentRule {
         let branch = depth < 4 ? Int.random(in: 0..<12, using: &generator) : 3 + Int.random(in: 0..<9, using: &generator)
         func children() -> [SegmentRule] {
-            (0..<Int.random(in: 1...3, using: &generator)).map { _ in randomRule(depth: depth + 1, using: &generator) }
+            (0..<Int.random(in: 2...3, using: &generator)).map { _ in randomRule(depth: depth + 1, using: &generator) }
         }
         func window() -> SegmentRule.Window? {
             switch Int.random(in: 0..<3, using: &generator) {

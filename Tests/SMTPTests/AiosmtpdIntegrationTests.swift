@@ -170,14 +170,15 @@ struct AiosmtpdIntegrationTests {
     }
 
     @Test func connectionClosedByTheServerWhileIdleIsDiscarded() async throws {
-        // Long enough that a loaded machine (the whole suite runs in parallel) still finishes a
-        // fresh session within it; the old connection idles past it.
-        let server = try await ServerProcess.aiosmtpd(["--idle-timeout", "1.5"])
+        // Long enough that a loaded machine (the whole suite runs in parallel, maybe a build
+        // beside it) still finishes a fresh session within it (1.5 s was not always); the old
+        // connection idles past it.
+        let server = try await ServerProcess.aiosmtpd(["--idle-timeout", "4"])
         defer { server.stop() }
         let pool = try SMTPClientPool(configuration: Self.configuration(server))
         _ = try await pool.send(from: "s@x.test", to: ["r@y.test"], message: Array("one\r\n".utf8))
         #expect(await pool.idleConnections == 1)
-        try await Task.sleep(for: .seconds(3))  // the server says 421 and hangs up
+        try await Task.sleep(for: .seconds(6))  // the server says 421 and hangs up
         _ = try await pool.send(from: "s@x.test", to: ["r@y.test"], message: Array("two\r\n".utf8))
         #expect(server.connectionCount == 2)
         #expect(try server.storedMessages().count == 2)

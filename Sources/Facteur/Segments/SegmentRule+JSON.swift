@@ -53,6 +53,9 @@ extension SegmentRule {
             let children = try items.enumerated().map { index, item in
                 try parse(item, path: "\(key(path, kind))[\(index)]", depth: depth + 1, schema: schema, leaves: &leaves)
             }
+            // A group of one is its one rule: the tree has one form for one meaning, which the
+            // text syntax (where parentheses make no node) reads back.
+            if children.count == 1 { return children[0] }
             return kind == "and" ? .and(children) : .or(children)
         case "not":
             guard members.count == 1 else { throw FacteurError.invalid(here, "'not' takes one rule and nothing beside it") }
