@@ -104,6 +104,7 @@ struct SegmentRuleTests {
             ),
             (#"{"event": "purchase", "where": [{"property": "amount", "op": "gt", "value": "x"}]}"#, "where[0].value", "number"),
             (#"{"device": "watch"}"#, "device", "mobile, tablet, desktop or other"),
+            (#"{"device": "mobile", "mostly": true, "within": "30d"}"#, "within", "does not apply with mostly"),
             (#"{"segment": 0}"#, "segment", "between 1"),
             (#"{"segment": 3, "extra": 1}"#, "extra", "unknown field 'extra'"),
             ("[1]", "rule", "must be an object"),
@@ -199,7 +200,8 @@ struct SegmentRuleTests {
                     aggregate: Bool.random(using: &generator)
                         ? .init(function: .sum, property: "amount", op: .gte, value: .number(1000)) : nil))
         case 10:
-            return .technographic(.init(dimension: .device, value: "mobile", mostly: Bool.random(using: &generator), window: window()))
+            let mostly = Bool.random(using: &generator)
+            return .technographic(.init(dimension: .device, value: "mobile", mostly: mostly, window: mostly ? nil : window()))
         default:
             return .segment(Int64.random(in: 1...50, using: &generator))
         }

@@ -104,10 +104,13 @@ extension SegmentRule {
                 throw FacteurError.invalid(at + "device", "must be mobile, tablet, desktop or other")
             }
             guard !value.isEmpty else { throw FacteurError.invalid(at + kind, "must not be empty") }
+            let mostly = try object.bool("mostly") ?? false
+            let window = try Window(object.values["within"], path: at + "within")
+            if mostly, window != nil {
+                throw FacteurError.invalid(at + "within", "does not apply with mostly: the most used one is counted over all time")
+            }
             return .technographic(
-                Technographic(
-                    dimension: kind == "device" ? .device : .client, value: value, mostly: try object.bool("mostly") ?? false,
-                    window: try Window(object.values["within"], path: at + "within")))
+                Technographic(dimension: kind == "device" ? .device : .client, value: value, mostly: mostly, window: window))
         default:
             try object.rejectUnknownKeys(["segment"])
             return .segment(try object.int("segment", required: true, range: 1...Int64.max)!)

@@ -130,6 +130,13 @@ public indirect enum SegmentRule: Sendable, Equatable {
         public var op: Operator
         /// `.number` or, for `between`, `.numberRange`.
         public var value: Value
+
+        public init(function: Function, property: String, op: Operator, value: Value) {
+            self.function = function
+            self.property = property
+            self.op = op
+            self.value = value
+        }
     }
 
     /// Opened or clicked on a device class or in a mail client; `mostly`: that is the person's
@@ -142,6 +149,13 @@ public indirect enum SegmentRule: Sendable, Equatable {
         public var value: String
         public var mostly: Bool
         public var window: Window?
+
+        public init(dimension: Dimension, value: String, mostly: Bool = false, window: Window? = nil) {
+            self.dimension = dimension
+            self.value = value
+            self.mostly = mostly
+            self.window = window
+        }
     }
 
     /// When the activity must have happened.

@@ -28,7 +28,6 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 message_path, second_path, outbox, shots, base = sys.argv[1:6]
@@ -69,7 +68,15 @@ def submit(driver, act):
         # The click or key press went through, but the page it was sent to was already being
         # replaced when chromedriver looked at it again; the wait below tells.
         pass
-    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
+    def replaced(_):
+        # Stale, or (while the next page is being built) not in any document Chromium knows.
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:
+            return True
+
+    WebDriverWait(driver, 15).until(replaced)
     WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 

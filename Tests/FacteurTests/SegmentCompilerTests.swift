@@ -1,0 +1,279 @@
+import FacteurTestSupport
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@testable import Facteur
+
+/// The compiled SQL against the reference evaluator, on random data and random trees in a real
+/// database: every leaf kind, missing values, windows, counts, aggregates and negations.
+@Suite("Segment compiler")
+struct SegmentCompilerTests {
+    static let now = Date(timeIntervalSince1970: 1_793_491_200)  // 2026-11-01T00:00:00Z, whole seconds
+    static let schema = SegmentSchema(customFields: [
+        Field(key: "country", type: .text, label: "Country"), Field(key: "seats", type: .number, label: "Seats"),
+        Field(key: "trial", type: .boolean, label: "Trial"), Field(key: "trial_ends", type: .date, label: "Trial ends"),
+    ])
+
+    @Test func random_segments_select_what_the_reference_evaluator_selects() async throws {
+        try await withFacteurDatabase { database in
+            var random = SeededRandom(seed: 2026_11_23)
+            var world = try await Self.seed(database, using: &random)
+            world.segments = [
+                1: .activity(.init(kind: .opened, window: .last(seconds: 30 * 86_400, text: "30d"))),
+                2: .and([
+                    .topic(key: "news", state: .subscribed), .field(.init(field: "score", type: .number, op: .gt, value: .number(50))),
+                ]),
+            ]
+            let compiler = SegmentCompiler(schema: Self.schema, segments: world.segments, now: Self.now)
+            var nonEmpty = 0
+            for index in 0..<400 {
+                let rule = Self.randomRule(depth: 0, using: &random)
+                let expected = world.members(rule)
+                let rows = try await database.pool.query(try compiler.members(rule))
+                let actual = try rows.map { try $0.decode(Int64.self, "id") }
+                #expect(actual == expected, "tree \(index): \(SegmentText.format(rule))")
+                if actual != expected { return }
+                if !expected.isEmpty && expected.count < world.people.count { nonEmpty += 1 }
+            }
+            #expect(nonEmpty > 100, "most random segments select some people but not all (\(nonEmpty))")
+        }
+    }
+
+    @Test func the_seed_articles_segments_run() async throws {
+        try await withFacteurDatabase { database in
+            var random = SeededRandom(seed: 11)
+            let world = try await Self.seed(database, using: &random)
+            let compiler = SegmentCompiler(schema: Self.schema, now: Self.now)
+            let texts = [
+                #"company industry = "Health" and company revenue > 1000000"#,
+                #"company naics starts with "238220" and company employees between 5 and 15 and company region = "QC""#,
+                #"opened within 26w and not event purchase"#,
+                #"trial = true and not (opened within 30d or clicked within 30d)"#,
+                #"score > 80 or clicked campaign 2 link "https://shop.example/pricing*""#,
+                #"received last 3 campaigns count >= 2 and opened last 3 campaigns count = 0"#,
+                #"event purchase within 1y sum(amount) >= 100 and device mobile"#,
+            ]
+            for text in texts {
+                let rule = try SegmentText.parse(text, schema: Self.schema)
+                let rows = try await database.pool.query(try compiler.members(rule))
+                #expect(try rows.map { try $0.decode(Int64.self, "id") } == world.members(rule), "\(text)")
+                let count = try await database.pool.query(try compiler.count(rule))[0].decode(Int.self, "n")
+                #expect(count == rows.count)
+            }
+            // A segment that refers to itself, through another, is refused.
+            let looping = SegmentCompiler(schema: Self.schema, segments: [1: .segment(2), 2: .segment(1)], now: Self.now)
+            #expect(throws: FacteurError.self) { try looping.predicate(.segment(1)) }
+            #expect(throws: FacteurError.self) { try compiler.predicate(.segment(99)) }
+        }
+    }
+
+    // MARK: Data
+
+    static let domains = ["a.example", "b.example", "shop.test"]
+    static let urls = ["https://shop.example/a", "https://shop.example/pricing?x=1", "https://blog.example/post"]
+
+    /// Writes random people, companies, subscriptions, campaigns and events, and returns the same in memory.
+    static func seed(_ database: Database, using random: inout SeededRandom) async throws -> SegmentWorld {
+        let pool = database.pool
+        var world = SegmentWorld(now: now)
+        let companyRows: [(String, String?, String?, Int?, Double?, String?)] = [
+            ("Clinique", "Health", "621111", 40, 2_500_000, "QC"), ("Froid", "HVAC", "238220", 12, 900_000, "qc"),
+            ("Chaud", "hvac", "2382", 5, nil, "ON"), ("Boutique", nil, nil, nil, 150_000.5, nil),
+        ]
+        for company in companyRows {
+            let id = try await pool.query(
+                """
+                INSERT INTO companies (name, industry, naics, employees, revenue, region)
+                VALUES (\(company.0), \(company.1), \(company.2), \(company.3), \(company.4), \(company.5)) RETURNING id
+                """)[0].decode(Int64.self, "id")
+            world.companies[id] = .init(
+                id: id, name: company.0, industry: company.1, naics: company.2, employees: company.3, revenue: company.4, region: company.5)
+        }
+        let companyIDs = world.companies.keys.sorted()
+        for index in 0..<40 {
+            var attributes: [String: JSONValue] = [:]
+            if let country = ["FR", "fr", "BE", nil][Int.random(in: 0..<4, using: &random)] { attributes["country"] = .string(country) }
+            if let seats = [1.0, 5, 12, nil][Int.random(in: 0..<4, using: &random)] { attributes["seats"] = .number(seats) }
+            if let trial = [true, false, nil][Int.random(in: 0..<3, using: &random)] { attributes["trial"] = .bool(trial) }
+            if Bool.random(using: &random) {
+                attributes["trial_ends"] = .string(
+                    ISODates.format(now.addingTimeInterval(Double(Int.random(in: -60...60, using: &random)) * 86_400)))
+            }
+            let person = SegmentWorld.Person(
+                id: 0, email: "p\(index)@\(domains[index % 3])", name: "Person \(index)",
+                status: ["active", "active", "unsubscribed", "pending"][Int.random(in: 0..<4, using: &random)],
+                locale: ["en", "fr", "fr-CA"][Int.random(in: 0..<3, using: &random)],
+                createdAt: now.addingTimeInterval(-Double(Int.random(in: 0...400, using: &random)) * 86_400),
+                score: Double(Int.random(in: 0...200, using: &random)) / 2, attributes: attributes,
+                company: Bool.random(using: &random) ? companyIDs[Int.random(in: 0..<companyIDs.count, using: &random)] : nil)
+            let id = try await pool.query(
+                """
+                INSERT INTO subscribers (email, name, status, locale, created_at, score, attributes, company_id)
+                VALUES (\(person.email), \(person.name), \(person.status), \(person.locale), \(person.createdAt), \(person.score),
+                        \(PostgresJSON(rawJSON: JSONValue.object(attributes).jsonText)), \(person.company)) RETURNING id
+                """)[0].decode(Int64.self, "id")
+            var stored = person
+            stored.id = id
+            world.people.append(stored)
+        }
+        try await pool.execute("INSERT INTO topics (key, name) VALUES ('news', 'News'), ('events', 'Events'), ('offers', 'Offers')")
+        for person in world.people {
+            for topic in ["news", "events", "offers"] {
+                guard let status = ["subscribed", "unsubscribed", nil][Int.random(in: 0..<3, using: &random)] else { continue }
+                try await pool.execute(
+                    """
+                    INSERT INTO subscriptions (subscriber_id, topic_id, status, source)
+                    SELECT \(person.id), id, \(status), 'api' FROM topics WHERE key = \(topic)
+                    """)
+                world.subscriptions[person.id, default: [:]][topic] = status
+            }
+        }
+        let template = try await pool.query("INSERT INTO templates (name, subject, html) VALUES ('t', 's', 'h') RETURNING id")[0].decode(
+            Int64.self, "id")
+        for day in [90, 60, 30, nil] as [Int?] {
+            let started = day.map { now.addingTimeInterval(-Double($0) * 86_400) }
+            let id = try await pool.query(
+                """
+                INSERT INTO campaigns (name, subject, from_email, template_id, status, started_at)
+                VALUES ('c', 's', 'n@example.com', \(template), \(started == nil ? "draft" : "sending"), \(started)) RETURNING id
+                """)[0].decode(Int64.self, "id")
+            world.campaigns[id] = started
+        }
+        let campaignIDs = world.campaigns.keys.sorted()
+        for url in urls {
+            let id = try await pool.query("INSERT INTO campaign_links (campaign_id, url) VALUES (\(campaignIDs[1]), \(url)) RETURNING id")[
+                0
+            ]
+            .decode(Int64.self, "id")
+            world.links[id] = url
+        }
+        let linkIDs = world.links.keys.sorted()
+        let types = ["sent", "sent", "open", "open", "click", "bounce", "unsubscribe", "complaint", "page_view", "purchase"]
+        for _ in 0..<700 {
+            let type = types[Int.random(in: 0..<types.count, using: &random)]
+            let person = world.people[Int.random(in: 0..<world.people.count, using: &random)]
+            let email = !["page_view", "purchase"].contains(type)
+            let tracked = type == "open" || type == "click"
+            var properties: [String: JSONValue] = [:]
+            if type == "page_view" { properties["path"] = .string(["/pricing", "/home"][Int.random(in: 0..<2, using: &random)]) }
+            if type == "purchase" {
+                properties["amount"] =
+                    Bool.random(using: &random) ? .number(Double(Int.random(in: 1...300, using: &random))) : .string("n/a")
+                properties["plan"] = .string(["pro", "free"][Int.random(in: 0..<2, using: &random)])
+            }
+            let event = SegmentWorld.Event(
+                type: type, subscriber: person.id, campaign: email ? campaignIDs[Int.random(in: 0..<3, using: &random)] : nil,
+                link: type == "click" ? linkIDs[Int.random(in: 0..<linkIDs.count, using: &random)] : nil,
+                machine: tracked && Int.random(in: 0..<4, using: &random) == 0,
+                device: tracked ? ["mobile", "desktop", "tablet"][Int.random(in: 0..<3, using: &random)] : nil,
+                client: tracked ? ["Gmail", "Apple Mail", "Outlook"][Int.random(in: 0..<3, using: &random)] : nil,
+                properties: .object(properties),
+                occurredAt: now.addingTimeInterval(-Double(Int.random(in: 0...(400 * 86_400), using: &random))))
+            try await pool.execute(
+                """
+                INSERT INTO events (type, subscriber_id, campaign_id, link_id, machine, device, client, properties, occurred_at)
+                VALUES (\(event.type), \(event.subscriber), \(event.campaign), \(event.link), \(event.machine), \(event.device), \(event.client),
+                        \(PostgresJSON(rawJSON: event.properties.jsonText)), \(event.occurredAt))
+                """)
+            world.events.append(event)
+        }
+        for row in try await pool.query("SELECT subscriber_id, top_device, top_client FROM engagement") {
+            let id = try row.decode(Int64.self, "subscriber_id")
+            world.topDevice[id] = try row.decode(String?.self, "top_device")
+            world.topClient[id] = try row.decode(String?.self, "top_client")
+        }
+        return world
+    }
+
+    // MARK: Random trees over that data
+
+    static func randomRule(depth: Int, using random: inout SeededRandom) -> SegmentRule {
+        func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &random)] }
+        let branch = depth < 3 ? Int.random(in: 0..<14, using: &random) : Int.random(in: 3..<14, using: &random)
+        func window() -> SegmentRule.Window? {
+            switch Int.random(in: 0..<3, using: &random) {
+            case 0: return nil
+            case 1:
+                let days = pick([7, 30, 90, 200])
+                return .last(seconds: Int64(days) * 86_400, text: "\(days)d")
+            default: return .between(from: now.addingTimeInterval(-300 * 86_400), to: now.addingTimeInterval(-100 * 86_400))
+            }
+        }
+        func count() -> SegmentRule.CountBound {
+            pick([.atLeastOne, .atLeastOne, .init(min: 0, max: 0), .init(min: 2), .init(min: 1, max: 3), .init(max: 1)])
+        }
+        switch branch {
+        case 0: return .and((0..<Int.random(in: 2...3, using: &random)).map { _ in randomRule(depth: depth + 1, using: &random) })
+        case 1: return .or((0..<Int.random(in: 2...3, using: &random)).map { _ in randomRule(depth: depth + 1, using: &random) })
+        case 2: return .not(randomRule(depth: depth + 1, using: &random))
+        case 3, 4:
+            let conditions: [SegmentRule.Condition] = [
+                .init(field: "country", type: .text, op: pick([.eq, .ne]), value: .text(pick(["fr", "BE", "de"]))),
+                .init(field: "country", type: .text, op: pick([.in, .notIn]), value: .texts(["FR", "be"])),
+                .init(field: "country", type: .text, op: pick([.exists, .notExists]), value: .none),
+                .init(field: "seats", type: .number, op: pick([.gt, .lte, .ne, .eq]), value: .number(pick([1, 5, 6]))),
+                .init(field: "seats", type: .number, op: .between, value: .numberRange(2, 12)),
+                .init(field: "trial", type: .boolean, op: pick([.eq, .ne]), value: .bool(Bool.random(using: &random))),
+                .init(field: "trial_ends", type: .date, op: pick([.lt, .gte]), value: .date(.relative(seconds: 0, text: "-0d"))),
+                .init(
+                    field: "created_at", type: .date, op: pick([.gte, .lt]), value: .date(.relative(seconds: -90 * 86_400, text: "-90d"))),
+                .init(
+                    field: "email", type: .text, op: pick([.endsWith, .contains, .startsWith]),
+                    value: .text(pick(["A.EXAMPLE", "p1", "@shop"]))),
+                .init(field: "domain", type: .text, op: .eq, value: .text("shop.test")),
+                .init(field: "status", type: .text, op: .in, value: .texts(["active", "pending"])),
+                .init(field: "locale", type: .text, op: .startsWith, value: .text("fr")),
+                .init(field: "score", type: .number, op: pick([.gte, .lt]), value: .number(pick([25, 50, 75.5]))),
+            ]
+            return .field(pick(conditions))
+        case 5:
+            let conditions: [SegmentRule.Condition] = [
+                .init(field: "industry", type: .text, op: pick([.eq, .ne]), value: .text(pick(["hvac", "Health"]))),
+                .init(field: "naics", type: .text, op: .startsWith, value: .text(pick(["2382", "238220", "62"]))),
+                .init(field: "employees", type: .number, op: .between, value: .numberRange(5, 15)),
+                .init(field: "revenue", type: .number, op: pick([.gt, .notExists]), value: .number(1_000_000)),
+                .init(field: "region", type: .text, op: .in, value: .texts(["QC"])),
+            ]
+            var condition = pick(conditions)
+            if condition.op == .notExists { condition.value = .none }
+            return .company(condition)
+        case 6: return .topic(key: pick(["news", "events", "offers"]), state: pick(SegmentRule.TopicState.allCases))
+        case 7, 8, 9:
+            let kind = pick(SegmentRule.Activity.Kind.allCases)
+            let campaignChoice = Int.random(in: 0..<3, using: &random)
+            return .activity(
+                .init(
+                    kind: kind, campaign: campaignChoice == 1 ? Int64(Int.random(in: 1...4, using: &random)) : nil,
+                    lastCampaigns: campaignChoice == 2 ? Int.random(in: 1...3, using: &random) : nil,
+                    link: kind == .clicked && Bool.random(using: &random)
+                        ? pick(["https://shop.example/*", "*post", "https://shop.example/a"]) : nil,
+                    window: window(), count: count(), includeMachine: (kind == .opened || kind == .clicked) && Bool.random(using: &random)))
+        case 10, 11:
+            let purchase = Bool.random(using: &random)
+            let filters: [PropertyFilter] =
+                purchase
+                ? (Bool.random(using: &random) ? [PropertyFilter(property: "plan", op: .eq, value: .string("PRO"))] : [])
+                : (Bool.random(using: &random) ? [PropertyFilter(property: "path", op: .startsWith, value: .string("/pri"))] : [])
+            let aggregate: SegmentRule.Aggregate? =
+                purchase && Bool.random(using: &random)
+                ? .init(
+                    function: pick(SegmentRule.Aggregate.Function.allCases), property: "amount", op: pick([.gte, .lt]),
+                    value: .number(pick([50, 150, 400])))
+                : nil
+            return .event(
+                .init(name: purchase ? "purchase" : "page_view", filters: filters, window: window(), count: count(), aggregate: aggregate))
+        case 12:
+            let mostly = Bool.random(using: &random)
+            let device = Bool.random(using: &random)
+            return .technographic(
+                .init(
+                    dimension: device ? .device : .client, value: device ? pick(["mobile", "desktop"]) : pick(["gmail", "Outlook"]),
+                    mostly: mostly,
+                    window: mostly ? nil : window()))
+        default:
+            return .segment(Int64(Int.random(in: 1...2, using: &random)))
+        }
+    }
+}
