@@ -1,0 +1,106 @@
+import Facteur
+import FacteurTestSupport
+import Foundation
+import Hummingbird
+import Testing
+
+/// `/api/segments` through the real router and database.
+@Suite("Segments API")
+struct SegmentAPITests {
+    static func setUp(_ api: API) async throws {
+        #expect(
+            try await api.send(.post, "/api/fields", json: #"{"key": "country", "type": "text", "label": "Country"}"#).status == .created)
+        let people = (0..<6).map { index in
+            #"{"email": "s\#(index)@example.com", "name": "Person \#(index)", "attributes": {"country": "\#(index % 2 == 0 ? "FR" : "BE")"}}"#
+        }
+        #expect(try await api.send(.post, "/api/subscribers/batch", json: "[\(people.joined(separator: ","))]").status == .ok)
+        #expect(try await api.send(.post, "/api/topics", json: #"{"key": "news", "name": "News"}"#).status == .created)
+        _ = try await api.send(.put, "/api/subscribers/s0@example.com/topics", json: #"{"news": "subscribed"}"#)
+        _ = try await api.send(.put, "/api/subscribers/s1@example.com/topics", json: #"{"news": "subscribed"}"#)
+    }
+
+    static func id(_ reply: API.Reply) throws -> Int {
+        guard case .number(let id)? = try reply.value("id") else { throw TestSetupError(description: reply.text) }
+        return Int(id)
+    }
+
+    @Test func segments_are_made_from_json_or_text_previewed_listed_and_paged() async throws {
+        try await withAPI { api in
+            try await Self.setUp(api)
+            let french = try await api.send(.post, "/api/segments", json: #"{"name": "French", "text": "country = \"fr\""}"#)
+            #expect(french.status == .created, "\(french.text)")
+            #expect(try french.value("text") == .string(#"country = "fr""#))
+            #expect(try french.value("rule.field") == .string("country"))
+            let frenchID = try Self.id(french)
+            let news = try await api.send(
+                .post, "/api/segments",
+                json: #"{"name": "French news readers", "rule": {"and": [{"segment": \#(frenchID)}, {"topic": "news"}]}}"#)
+            #expect(news.status == .created, "\(news.text)")
+            let newsID = try Self.id(news)
+
+            let preview = try await api.send(
+                .post, "/api/segments/preview", json: #"{"text": "segment \#(frenchID) and topic \"news\" subscribed"}"#)
+            #expect(preview.status == .ok, "\(preview.text)")
+            #expect(try preview.value("count") == .number(1))
+            #expect(preview.text.contains("s0@example.com") && !preview.text.contains("s1@example.com"))
+            #expect(try preview.value("sql").map { "\($0)" }?.contains("$1") == true, "values are bound, shown apart")
+            guard case .array(let parameters)? = try preview.value("parameters") else { throw TestSetupError(description: preview.text) }
+            #expect(parameters.contains(.string("fr")) && parameters.contains(.string("news")))
+
+            let first = try await api.send(.get, "/api/segments/\(frenchID)/members?limit=2")
+            guard case .array(let items)? = try first.value("items"), case .string(let next)? = try first.value("next_cursor") else {
+                throw TestSetupError(description: first.text)
+            }
+            #expect(items.count == 2)
+            let second = try await api.send(.get, "/api/segments/\(frenchID)/members?limit=2&after=\(next)")
+            guard case .array(let rest)? = try second.value("items") else { throw TestSetupError(description: second.text) }
+            let nextAfterLast = try second.value("next_cursor")
+            #expect(rest.count == 1 && nextAfterLast == nil, "the last page has no cursor")
+            let listed = try await api.send(.get, "/api/segments")
+            guard case .array(let all)? = try listed.value("items") else { throw TestSetupError(description: listed.text) }
+            #expect(all.count == 2)
+
+            // A loop through two segments is refused; so is deleting one that another uses.
+            let loop = try await api.send(.patch, "/api/segments/\(frenchID)", json: #"{"text": "segment \#(newsID)"}"#)
+            #expect(loop.status == .unprocessableContent)
+            #expect(try loop.error("message")?.contains("cycle") == true, "\(loop.text)")
+            #expect(try await api.send(.delete, "/api/segments/\(frenchID)").status == .conflict)
+            #expect(try await api.send(.delete, "/api/segments/\(newsID)").status == .noContent)
+            #expect(try await api.send(.delete, "/api/segments/\(frenchID)").status == .noContent)
+            #expect(try await api.send(.get, "/api/segments/\(frenchID)").status == .notFound)
+        }
+    }
+
+    @Test func bad_rules_are_refused_with_their_place_and_nothing_is_stored() async throws {
+        try await withAPI { api in
+            try await Self.setUp(api)
+            let cases: [(String, String, String)] = [
+                (
+                    #"{"name": "x", "rule": {"and": [{"field": "contry", "op": "eq", "value": "FR"}]}}"#, "rule.and[0].field",
+                    "unknown field 'contry'"
+                ),
+                (
+                    #"{"name": "x", "rule": {"and": [{"topic": "news"}, {"field": "country", "op": "gt", "value": 1}]}}"#, "rule.and[1].op",
+                    "does not apply"
+                ),
+                (#"{"name": "x", "text": "country = \"FR\" and\n  opened within 30 days"}"#, "text", "line 2, column 17"),
+                (#"{"name": "x", "text": "country = 1", "rule": {"topic": "news"}}"#, "text", "not both"),
+                (#"{"name": "x"}"#, "rule", "give the rule"),
+                (#"{"name": " ", "text": "topic \"news\""}"#, "name", "blank"),
+                (#"{"name": "x", "text": "segment 999"}"#, "segment", "no segment with id 999"),
+                (#"{"name": "x", "kind": "static", "text": "topic \"news\""}"#, "kind", "only dynamic"),
+                (#"{"name": "x", "text": "topic \"news\"", "colour": "red"}"#, "colour", "unknown field"),
+            ]
+            for (body, field, message) in cases {
+                let reply = try await api.send(.post, "/api/segments", json: body)
+                #expect(reply.status == .unprocessableContent, "\(body): \(reply.status)")
+                #expect(try reply.error("field") == field, "\(body): \(reply.text)")
+                #expect(try reply.error("message")?.contains(message) == true, "\(body): \(reply.text)")
+            }
+            #expect(try await api.count("segments") == 0)
+            #expect(try await api.send(.post, "/api/segments/preview", json: #"{"text": "nope ="}"#).status == .unprocessableContent)
+            #expect(try await api.send(.get, "/api/segments/42/members").status == .notFound)
+            #expect(try await api.send(.patch, "/api/segments/42", json: #"{"name": "y"}"#).status == .notFound)
+        }
+    }
+}
