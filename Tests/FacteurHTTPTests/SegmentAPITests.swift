@@ -71,6 +71,31 @@ struct SegmentAPITests {
         }
     }
 
+    @Test func a_campaign_sent_to_a_segment_queues_its_eligible_members_only() async throws {
+        try await withAPI { api in
+            try await Self.setUp(api)
+            try await api.database.pool.execute(
+                "INSERT INTO subscriptions (subscriber_id, topic_id, status, source) SELECT id, 1, 'subscribed', 'api' FROM subscribers ON CONFLICT DO NOTHING"
+            )
+            // s2 is French but has unsubscribed from everything: the segment does not override that.
+            _ = try await api.send(.patch, "/api/subscribers/s2@example.com", json: #"{"status": "unsubscribed"}"#)
+            let segment = try Self.id(try await api.send(.post, "/api/segments", json: #"{"name": "French", "text": "country = \"FR\""}"#))
+            let base = try await CampaignAPITests.prepare(api)
+            let created = try await api.send(.post, "/api/campaigns", json: String(base.dropLast()) + #", "segment_id": \#(segment)}"#)
+            #expect(created.status == .created, "\(created.text)")
+            let campaign = try Self.id(created)
+            let started = try await api.send(.post, "/api/campaigns/\(campaign)/start")
+            #expect(try started.value("queued") == .number(2), "\(started.text)")
+            let queued = try await api.database.pool.query(
+                "SELECT s.email FROM messages m JOIN subscribers s ON s.id = m.subscriber_id ORDER BY s.email"
+            ).map { try $0.decode(String.self, "email") }
+            #expect(queued == ["s0@example.com", "s4@example.com"])
+            #expect(try await api.send(.delete, "/api/segments/\(segment)").status == .conflict, "a campaign's audience stays")
+            let missing = try await api.send(.post, "/api/campaigns", json: String(base.dropLast()) + #", "segment_id": 999}"#)
+            #expect(try missing.error("field") == "segment_id")
+        }
+    }
+
     @Test func bad_rules_are_refused_with_their_place_and_nothing_is_stored() async throws {
         try await withAPI { api in
             try await Self.setUp(api)

@@ -33,6 +33,7 @@ UPDATE campaigns SET
        track_clicks = COALESCE($11, track_clicks),
        rate_limit = CASE WHEN 'rate_limit' = ANY($14::text[]) THEN NULL ELSE COALESCE($12, rate_limit) END,
        ab = CASE WHEN 'ab' = ANY($14::text[]) THEN NULL ELSE COALESCE($13::jsonb, ab) END,
+       segment_id = CASE WHEN 'segment_id' = ANY($14::text[]) THEN NULL ELSE COALESCE($15, segment_id) END,
        updated_at = now()
  WHERE id = $1 AND status IN ('draft', 'scheduled')
 RETURNING id
@@ -66,12 +67,14 @@ SELECT id, url FROM campaign_links WHERE campaign_id = $1
 
 -- name: campaign-materialize
 -- The audience, in one statement: active people, subscribed to the campaign's topic when it has
--- one, not paused, not suppressed (by address or by the hash an erasure leaves). The UNIQUE
+-- one, not paused, not suppressed (by address or by the hash an erasure leaves), and, when the
+-- campaign targets a segment, among its members ($3, evaluated at start). The UNIQUE
 -- (campaign_id, subscriber_id) makes a repeat start harmless: nobody is queued twice.
 INSERT INTO messages (campaign_id, subscriber_id)
 SELECT $1, s.id
   FROM subscribers s
  WHERE s.status = 'active'
+   AND ($3::bigint[] IS NULL OR s.id = ANY($3::bigint[]))
    AND (s.paused_until IS NULL OR s.paused_until <= now())
    AND ($2::bigint IS NULL OR EXISTS (
           SELECT 1 FROM subscriptions sub

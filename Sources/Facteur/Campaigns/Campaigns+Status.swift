@@ -41,10 +41,20 @@ extension Campaigns {
         let campaign = try await get(id: id)
         let template = try await templates.get(id: campaign.templateID)
         let links = campaign.trackClicks ? LinkRewriter.trackableLinks(in: template.html) : []
+        // A segment is evaluated now, once: its members as they are when the campaign starts.
+        var segment: SQL?
+        if let segmentID = campaign.segmentID {
+            let segments = Segments(database: database)
+            let schema = try await segments.schema()
+            segment = try SegmentCompiler(schema: schema, segments: try await segments.definitions(schema: schema)).members(
+                .segment(segmentID))
+        }
         let queued: Int = try await database.pool.withTransaction { tx in
             try await transition(on: tx, id: id, to: .sending, from: [.draft, .scheduled])
             if !links.isEmpty { try await tx.execute(database.sql("campaign-links-record", id, links)) }
-            let queued = try await tx.execute(database.sql("campaign-materialize", id, campaign.topicID))
+            var members: [Int64]?
+            if let segment { members = try await tx.query(segment).map { try $0.decode(Int64.self, "id") } }
+            let queued = try await tx.execute(database.sql("campaign-materialize", id, campaign.topicID, members))
             if let test = campaign.abTest {
                 try await tx.execute(database.sql("campaign-ab-split", id, test.subjects.count, test.testShare))
             }

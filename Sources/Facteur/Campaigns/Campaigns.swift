@@ -34,7 +34,7 @@ public struct Campaigns: Sendable {
         let rows = try await database.pool.query(
             database.sql(
                 "campaign-insert", input.name!, subject, input.fromName ?? "", input.fromEmail!, input.replyTo, input.templateID!,
-                Int64?.none,
+                input.segmentID,
                 topicID, PostgresJSON(rawJSON: try Self.json(input.headers ?? [:])), input.trackOpens ?? true, input.trackClicks ?? true,
                 input.rateLimit, try input.abTest.map { PostgresJSON(rawJSON: try Self.json($0)) }))
         return try await get(id: try rows[0].decode(Int64.self, "id"))
@@ -53,7 +53,7 @@ public struct Campaigns: Sendable {
             database.sql(
                 "campaign-update", id, input.name, input.subject, input.fromName, input.fromEmail, input.replyTo, input.templateID, topicID,
                 try input.headers.map { PostgresJSON(rawJSON: try Self.json($0)) }, input.trackOpens, input.trackClicks, input.rateLimit,
-                try input.abTest.map { PostgresJSON(rawJSON: try Self.json($0)) }, input.cleared))
+                try input.abTest.map { PostgresJSON(rawJSON: try Self.json($0)) }, input.cleared, input.segmentID))
         guard !rows.isEmpty else { throw FacteurError(.conflict, "campaign \(id) changed status while being edited; try again") }
         return try await get(id: id)
     }
@@ -74,10 +74,11 @@ public struct Campaigns: Sendable {
     }
 
     private func check(_ input: CampaignInput, subject: String) async throws {
-        if input.segmentID != nil {
-            throw FacteurError.invalid(
-                "segment_id",
-                "segment targeting arrives with the segmentation engine; leave it out to send to everyone subscribed to the topic")
+        if let segmentID = input.segmentID {
+            let segments = Segments(database: database)
+            guard try await segments.definitions(schema: try await segments.schema())[segmentID] != nil else {
+                throw FacteurError.invalid("segment_id", "no segment with id \(segmentID) (or its rule no longer checks)")
+            }
         }
         let fields = try await FieldRegistry(database: database).list().map(\.key)
         let variables = TemplateVariables.forMessages(customFields: fields)
