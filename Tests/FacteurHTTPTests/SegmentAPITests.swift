@@ -123,6 +123,14 @@ struct SegmentAPITests {
                 #expect(try reply.error("message")?.contains(message) == true, "\(body): \(reply.text)")
             }
             #expect(try await api.count("segments") == 0)
+            // Segments of segments cannot grow the query past its bound.
+            let wide = "[" + Array(repeating: #"{"field": "country", "op": "eq", "value": "FR"}"#, count: 200).joined(separator: ",") + "]"
+            let base = try Self.id(try await api.send(.post, "/api/segments", json: #"{"name": "wide", "rule": {"or": \#(wide)}}"#))
+            let uses = "[" + Array(repeating: #"{"segment": \#(base)}"#, count: 20).joined(separator: ",") + "]"
+            let big = try await api.send(.post, "/api/segments", json: #"{"name": "big", "rule": {"or": \#(uses)}}"#)
+            #expect(big.status == .unprocessableContent)
+            #expect(try big.error("message")?.contains("more than 2000 conditions") == true, "\(big.text)")
+            #expect(try await api.count("segments") == 1)
             #expect(try await api.send(.post, "/api/segments/preview", json: #"{"text": "nope ="}"#).status == .unprocessableContent)
             #expect(try await api.send(.get, "/api/segments/42/members").status == .notFound)
             #expect(try await api.send(.patch, "/api/segments/42", json: #"{"name": "y"}"#).status == .notFound)

@@ -215,6 +215,12 @@ struct SegmentCompilerTests {
                 .init(field: "country", type: .text, op: pick([.exists, .notExists]), value: .none),
                 .init(field: "seats", type: .number, op: pick([.gt, .lte, .ne, .eq]), value: .number(pick([1, 5, 6]))),
                 .init(field: "seats", type: .number, op: .between, value: .numberRange(2, 12)),
+                .init(field: "seats", type: .number, op: pick([.in, .notIn]), value: .numbers([1, 12])),
+                .init(
+                    field: "created_at", type: .date, op: .between,
+                    value: .dateRange(.relative(seconds: -200 * 86_400, text: "-200d"), .absolute(now.addingTimeInterval(-30 * 86_400)))),
+                .init(
+                    field: "created_at", type: .date, op: pick([.gt, .lte]), value: .date(.absolute(now.addingTimeInterval(-150 * 86_400)))),
                 .init(field: "trial", type: .boolean, op: pick([.eq, .ne]), value: .bool(Bool.random(using: &random))),
                 .init(field: "trial_ends", type: .date, op: pick([.lt, .gte]), value: .date(.relative(seconds: 0, text: "-0d"))),
                 .init(
@@ -235,6 +241,7 @@ struct SegmentCompilerTests {
                 .init(field: "employees", type: .number, op: .between, value: .numberRange(5, 15)),
                 .init(field: "revenue", type: .number, op: pick([.gt, .notExists]), value: .number(1_000_000)),
                 .init(field: "region", type: .text, op: .in, value: .texts(["QC"])),
+                .init(field: "name", type: .text, op: pick([.eq, .ne]), value: .text("froid")),
             ]
             var condition = pick(conditions)
             if condition.op == .notExists { condition.value = .none }
@@ -256,12 +263,13 @@ struct SegmentCompilerTests {
                 purchase
                 ? (Bool.random(using: &random) ? [PropertyFilter(property: "plan", op: .eq, value: .string("PRO"))] : [])
                 : (Bool.random(using: &random) ? [PropertyFilter(property: "path", op: .startsWith, value: .string("/pri"))] : [])
-            let aggregate: SegmentRule.Aggregate? =
-                purchase && Bool.random(using: &random)
-                ? .init(
-                    function: pick(SegmentRule.Aggregate.Function.allCases), property: "amount", op: pick([.gte, .lt]),
-                    value: .number(pick([50, 150, 400])))
-                : nil
+            var aggregate: SegmentRule.Aggregate?
+            if purchase && Bool.random(using: &random) {
+                let op: SegmentRule.Operator = pick([.gte, .lt, .ne, .eq, .between])
+                aggregate = .init(
+                    function: pick(SegmentRule.Aggregate.Function.allCases), property: "amount", op: op,
+                    value: op == .between ? .numberRange(20, 200) : .number(pick([50, 150, 400])))
+            }
             return .event(
                 .init(name: purchase ? "purchase" : "page_view", filters: filters, window: window(), count: count(), aggregate: aggregate))
         case 12:

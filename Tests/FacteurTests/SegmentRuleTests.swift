@@ -108,6 +108,10 @@ struct SegmentRuleTests {
             (#"{"segment": 0}"#, "segment", "between 1"),
             (#"{"segment": 3, "extra": 1}"#, "extra", "unknown field 'extra'"),
             ("[1]", "rule", "must be an object"),
+            (#"{"field": "country", "op": "eq", "value": "F\u0000R"}"#, "value", "control character"),
+            (#"{"field": "country", "op": "in", "value": ["FR", "\n"]}"#, "value[1]", "control character"),
+            (#"{"activity": "opened", "within": "+5d"}"#, "within", "must be a duration"),
+            (#"{"field": "created_at", "op": "gt", "value": "-+5d"}"#, "value", "must be a date"),
         ]
         for (rule, field, message) in cases {
             let refused = Self.refusal(rule)

@@ -40,6 +40,7 @@ struct SegmentTextTests {
             #"device mobile mostly or client "Gmail" from "2026-01-01T00:00:00Z" to "2026-06-01T00:00:00Z""#,
             #"created_at >= -30d and trial_ends < "2027-01-01T00:00:00Z" and email not exists and seats not in [1, 2] and trial != true"#,
             #"field event contains "x" and segment 7 and score > 80 and not (bounced or complained)"#,
+            #"seats > 1e21 and seats < -1.5e-7 and created_at > "2026-05-01T12:00:00.5Z" and not not trial = true"#,
         ]
         for text in examples {
             let rule = try SegmentText.parse(text, schema: Self.schema)
@@ -73,6 +74,8 @@ struct SegmentTextTests {
             (#"seats between 1 or 2"#, "expected 'and' between the two bounds, found 'or'"),
             (#"event purchase count ~ 2"#, "unexpected character '~'"),
             (#"seats > "three""#, "line 1, column 1: value: must be a number"),
+            (String(repeating: "(", count: 5000) + "seats > 1", "the rule nests deeper than 20 levels"),
+            ("seats in " + String(repeating: "[", count: 5000), "not lists nested this deep"),
         ]
         for (text, message) in cases {
             do {

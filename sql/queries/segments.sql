@@ -22,3 +22,7 @@ DELETE FROM segments WHERE id = $1 RETURNING id
 -- name: segment-definitions
 -- Every definition, to resolve references between segments (a small table).
 SELECT id, definition FROM segments
+
+-- name: segments-lock
+-- Serializes segment writes (a transaction-scoped advisory lock; the key is arbitrary but fixed).
+SELECT pg_advisory_xact_lock(4246) AS locked

@@ -75,9 +75,14 @@ public struct Campaigns: Sendable {
 
     private func check(_ input: CampaignInput, subject: String) async throws {
         if let segmentID = input.segmentID {
+            // It must compile with everything it uses, or the campaign would fail at start.
             let segments = Segments(database: database)
-            guard try await segments.definitions(schema: try await segments.schema())[segmentID] != nil else {
-                throw FacteurError.invalid("segment_id", "no segment with id \(segmentID) (or its rule no longer checks)")
+            let schema = try await segments.schema()
+            do {
+                _ = try SegmentCompiler(schema: schema, segments: try await segments.definitions(schema: schema)).predicate(
+                    .segment(segmentID))
+            } catch let error as FacteurError {
+                throw FacteurError.invalid("segment_id", "segment \(segmentID) cannot be used: \(error.message)")
             }
         }
         let fields = try await FieldRegistry(database: database).list().map(\.key)

@@ -37,17 +37,31 @@ public struct SegmentCompiler: Sendable {
 
     public func predicate(_ rule: SegmentRule) throws -> SQL {
         var visiting: Set<Int64> = []
-        return try compile(rule, visiting: &visiting)
+        var leaves = 0
+        return try compile(rule, visiting: &visiting, leaves: &leaves)
     }
 
-    private func compile(_ rule: SegmentRule, visiting: inout Set<Int64>) throws -> SQL {
+    /// Conditions a rule may reach once the segments it uses are put in place (each brings its
+    /// own): a bound on the query's size, far below PostgreSQL's 65,535 parameters.
+    public static let maxExpandedLeaves = 2_000
+
+    private func compile(_ rule: SegmentRule, visiting: inout Set<Int64>, leaves: inout Int) throws -> SQL {
+        switch rule {
+        case .and, .or, .not, .segment: break
+        default:
+            leaves += 1
+            guard leaves <= Self.maxExpandedLeaves else {
+                throw FacteurError.invalid(
+                    "segment", "with the segments it uses, the rule has more than \(Self.maxExpandedLeaves) conditions")
+            }
+        }
         switch rule {
         case .and(let children):
-            return "(\(SQL.joined(try children.map { try compile($0, visiting: &visiting) }, separator: " AND ")))"
+            return "(\(SQL.joined(try children.map { try compile($0, visiting: &visiting, leaves: &leaves) }, separator: " AND ")))"
         case .or(let children):
-            return "(\(SQL.joined(try children.map { try compile($0, visiting: &visiting) }, separator: " OR ")))"
+            return "(\(SQL.joined(try children.map { try compile($0, visiting: &visiting, leaves: &leaves) }, separator: " OR ")))"
         case .not(let child):
-            return "(NOT \(try compile(child, visiting: &visiting)))"
+            return "(NOT \(try compile(child, visiting: &visiting, leaves: &leaves)))"
         case .field(let condition):
             return Self.compare(try fieldValue(condition), condition, now: now)
         case .company(let condition):
@@ -72,9 +86,11 @@ public struct SegmentCompiler: Sendable {
                 let value: SQL =
                     "CASE WHEN jsonb_typeof(e.properties #> \(path)) = 'number' THEN (e.properties #>> \(path))::float8 END"
                 let total: SQL = "(SELECT \(unsafeRaw: aggregate.function.rawValue)(\(value)) FROM events e WHERE \(events))"
+                // Over no numbers there is nothing to compare: false, whatever the operator.
                 parts.append(
-                    Self.compare(total, .init(field: aggregate.property, type: .number, op: aggregate.op, value: aggregate.value), now: now)
-                )
+                    Self.compare(
+                        total, .init(field: aggregate.property, type: .number, op: aggregate.op, value: aggregate.value), now: now,
+                        missing: "false"))
             }
             return "(\(SQL.joined(parts, separator: " AND ")))"
         case .technographic(let technographic):
@@ -94,7 +110,7 @@ public struct SegmentCompiler: Sendable {
                 throw FacteurError.invalid("segment", "segment \(id) refers back to itself: segments cannot form a cycle")
             }
             defer { visiting.remove(id) }
-            return try compile(definition, visiting: &visiting)
+            return try compile(definition, visiting: &visiting, leaves: &leaves)
         }
     }
 
@@ -134,7 +150,7 @@ public struct SegmentCompiler: Sendable {
     }
 
     /// `value op bound`, with the missing-value rule; text without regard to case.
-    static func compare(_ value: SQL, _ condition: SegmentRule.Condition, now: Date) -> SQL {
+    static func compare(_ value: SQL, _ condition: SegmentRule.Condition, now: Date, missing: String? = nil) -> SQL {
         let text = condition.type == .text
         let left: SQL = text ? "lower(\(value))" : value
         let comparison: SQL
@@ -147,23 +163,24 @@ public struct SegmentCompiler: Sendable {
         case (.gte, let bound): comparison = "\(left) >= \(bind(bound, lowered: text, now: now))"
         case (.lt, let bound): comparison = "\(left) < \(bind(bound, lowered: text, now: now))"
         case (.lte, let bound): comparison = "\(left) <= \(bind(bound, lowered: text, now: now))"
-        case (.in, .texts(let items)): comparison = "\(left) = ANY(\(items.map { $0.lowercased() }))"
-        case (.notIn, .texts(let items)): comparison = "NOT (\(left) = ANY(\(items.map { $0.lowercased() })))"
+        case (.in, .texts(let items)): comparison = "\(left) = ANY(ARRAY(SELECT lower(x) FROM unnest(\(items)) AS x))"
+        case (.notIn, .texts(let items)): comparison = "NOT (\(left) = ANY(ARRAY(SELECT lower(x) FROM unnest(\(items)) AS x)))"
         case (.in, .numbers(let items)): comparison = "\(left) = ANY(\(items))"
         case (.notIn, .numbers(let items)): comparison = "NOT (\(left) = ANY(\(items)))"
-        case (.contains, .text(let part)): comparison = "strpos(\(left), \(part.lowercased())) > 0"
-        case (.startsWith, .text(let part)): comparison = "starts_with(\(left), \(part.lowercased()))"
-        case (.endsWith, .text(let part)): comparison = "right(\(left), \(part.unicodeScalars.count)::int) = \(part.lowercased())"
+        case (.contains, .text(let part)): comparison = "strpos(\(left), lower(\(part))) > 0"
+        case (.startsWith, .text(let part)): comparison = "starts_with(\(left), lower(\(part)))"
+        case (.endsWith, .text(let part)): comparison = "right(\(left), char_length(lower(\(part)))) = lower(\(part))"
         case (.between, .numberRange(let low, let high)): comparison = "\(left) BETWEEN \(low) AND \(high)"
         case (.between, .dateRange(let from, let to)): comparison = "\(left) BETWEEN \(from.resolve(now: now)) AND \(to.resolve(now: now))"
         default: comparison = "false"
         }
-        return "COALESCE(\(comparison), \(unsafeRaw: whenMissing(condition.op)))"
+        return "COALESCE(\(comparison), \(unsafeRaw: missing ?? whenMissing(condition.op)))"
     }
 
+    /// A bound value; text is lowered in SQL, like the column it meets (one notion of case).
     private static func bind(_ value: SegmentRule.Value, lowered: Bool, now: Date) -> SQL {
         switch value {
-        case .text(let text): "\(lowered ? text.lowercased() : text)"
+        case .text(let text): lowered ? "lower(\(text))" : "\(text)"
         case .number(let number): "\(number)"
         case .bool(let flag): "\(flag)"
         case .date(let date): "\(date.resolve(now: now))"

@@ -184,6 +184,7 @@ extension SegmentRule.Value {
                     guard case .string(let text) = item, text.utf8.count <= 1000 else {
                         throw FacteurError.invalid("\(path)[\(index)]", "must be a text of at most 1000 bytes")
                     }
+                    try Self.printable(text, path: "\(path)[\(index)]")
                     return text
                 })
         case (.number, .in), (.number, .notIn):
@@ -207,6 +208,7 @@ extension SegmentRule.Value {
             if [.contains, .startsWith, .endsWith].contains(op), text.isEmpty {
                 throw FacteurError.invalid(path, "must not be empty for '\(op.rawValue)'")
             }
+            try Self.printable(text, path: path)
             self = .text(text)
         case (.number, _):
             self = .number(try Self.number(json, path: path))
@@ -215,6 +217,13 @@ extension SegmentRule.Value {
             self = .bool(flag)
         case (.date, _):
             self = .date(try Self.date(json, path: path))
+        }
+    }
+
+    /// No control characters (NUL cannot even be stored): a value is something a person typed.
+    private static func printable(_ text: String, path: String) throws {
+        guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw FacteurError.invalid(path, "contains a control character")
         }
     }
 
@@ -255,9 +264,15 @@ extension SegmentRule.Value {
 extension SegmentRule.DateValue {
     var json: JSONValue {
         switch self {
-        case .absolute(let date): .string(ISODates.format(date))
+        case .absolute(let date): .string(Self.format(date))
         case .relative(_, let text): .string(text)
         }
+    }
+
+    /// ISO 8601, with the fraction of a second when there is one (it was checked with it).
+    static func format(_ date: Date) -> String {
+        date.timeIntervalSince1970.rounded() == date.timeIntervalSince1970
+            ? ISODates.format(date) : date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 
     /// The instant it stands for when evaluated at `now`.
@@ -294,7 +309,10 @@ extension SegmentRule.Window {
 
     /// `30d` → seconds; `h`, `d`, `w`, `y` (365 days); at most 100 years.
     static func seconds(_ text: String) -> Int64? {
-        guard let unit = text.last, let amount = Int64(text.dropLast()), amount >= 0, amount <= 100 * 8_760 else { return nil }
+        let digits = text.dropLast()
+        guard let unit = text.last, !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let amount = Int64(digits),
+            amount <= 100 * 8_760
+        else { return nil }
         let scale: Int64
         switch unit {
         case "h": scale = 3600
@@ -312,8 +330,8 @@ extension SegmentRule.Window {
         case .last(_, let text): return .string(text)
         case .between(let from, let to):
             var object: [String: JSONValue] = [:]
-            if let from { object["from"] = .string(ISODates.format(from)) }
-            if let to { object["to"] = .string(ISODates.format(to)) }
+            if let from { object["from"] = .string(SegmentRule.DateValue.format(from)) }
+            if let to { object["to"] = .string(SegmentRule.DateValue.format(to)) }
             return .object(object)
         }
     }

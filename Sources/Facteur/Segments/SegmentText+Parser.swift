@@ -34,6 +34,9 @@ extension SegmentText {
         private var tokens: [(token: Token, at: Position)] = []
         private var index = 0
         private var lexError: FacteurError?
+        /// Open parentheses, `not`s and lists: bounded before the tree's own check, so deep
+        /// input cannot exhaust the stack.
+        private var depth = 0
         /// Tree path (`and[1].or[0]`) → where that rule starts.
         var positions: [String: Position] = [:]
 
@@ -95,6 +98,13 @@ extension SegmentText {
 
         private mutating func parseUnary(path: String) throws -> JSONValue {
             let start = here
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= SegmentLimits.maxDepth + 1 else {
+                throw FacteurError(
+                    .invalid, "line \(here.line), column \(here.column): the rule nests deeper than \(SegmentLimits.maxDepth) levels",
+                    field: "text")
+            }
             if accept(.word("not")) {
                 positions[path] = start
                 return .object(["not": try parseUnary(path: Self.key(path, "not"))])
@@ -266,6 +276,9 @@ extension SegmentText {
                 advance()
                 return .bool(false)
             case .symbol("["):
+                guard depth < SegmentLimits.maxDepth * 2 else { throw failure("a value, not lists nested this deep", found: current) }
+                depth += 1
+                defer { depth -= 1 }
                 advance()
                 var items: [JSONValue] = []
                 if !accept(.symbol("]")) {
@@ -409,6 +422,7 @@ extension SegmentText {
                     var end = index + 1
                     while end < scalars.count,
                         ("0"..."9").contains(scalars[end]) || scalars[end] == "." || scalars[end] == "e" || scalars[end] == "E"
+                            || ((scalars[end] == "+" || scalars[end] == "-") && (scalars[end - 1] == "e" || scalars[end - 1] == "E"))
                     {
                         end += 1
                     }

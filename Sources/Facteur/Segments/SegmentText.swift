@@ -88,7 +88,6 @@ public enum SegmentText {
     private static func group(_ rule: SegmentRule, inside: String) -> String {
         switch rule {
         case .and, .or: return "(\(format(rule)))"
-        case .not where inside == "not": return "(\(format(rule)))"
         default: return format(rule)
         }
     }
@@ -146,8 +145,8 @@ public enum SegmentText {
         case .last(_, let text): return "within \(text)"
         case .between(let from, let to):
             var words: [String] = []
-            if let from { words.append("from \(quote(ISODates.format(from)))") }
-            if let to { words.append("to \(quote(ISODates.format(to)))") }
+            if let from { words.append("from \(quote(SegmentRule.DateValue.format(from)))") }
+            if let to { words.append("to \(quote(SegmentRule.DateValue.format(to)))") }
             return words.joined(separator: " ")
         }
     }

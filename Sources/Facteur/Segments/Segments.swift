@@ -35,9 +35,12 @@ public struct Segments: Sendable {
 
     /// The stored definitions, by id; one that no longer checks (a field since deleted) is left
     /// out, so a reference to it fails with "no segment" rather than a wrong query.
-    public func definitions(schema: SegmentSchema) async throws -> [Int64: SegmentRule] {
+    public func definitions(schema: SegmentSchema, on connection: PostgresConnection? = nil) async throws -> [Int64: SegmentRule] {
         var definitions: [Int64: SegmentRule] = [:]
-        for row in try await database.pool.query(database.sql("segment-definitions")) {
+        let sql = database.sql("segment-definitions")
+        let rows: PostgresRows
+        if let connection { rows = try await connection.query(sql) } else { rows = try await database.pool.query(sql) }
+        for row in rows {
             let json = try row.decode(PostgresJSON.self, "definition").decode(as: JSONValue.self)
             definitions[try row.decode(Int64.self, "id")] = try? SegmentRule(json: json, schema: schema)
         }
@@ -82,12 +85,14 @@ public struct Segments: Sendable {
         }
         let schema = try await schema()
         let rule = try rule(object, schema: schema, required: true)!
-        // References must exist and must not loop; compiling checks both.
-        _ = try SegmentCompiler(schema: schema, segments: try await definitions(schema: schema)).predicate(rule)
-        let rows = try await database.pool.query(
-            database.sql(
-                "segment-insert", name, try object.string("description", maxLength: 2000) ?? "", PostgresJSON(rawJSON: rule.json.jsonText)))
-        return try await get(id: try rows[0].decode(Int64.self, "id"))
+        let description = try object.string("description", maxLength: 2000) ?? ""
+        let id: Int64 = try await withSegmentsLocked { tx in
+            // References must exist and must not loop; compiling checks both.
+            _ = try SegmentCompiler(schema: schema, segments: try await definitions(schema: schema, on: tx)).predicate(rule)
+            let rows = try await tx.query(database.sql("segment-insert", name, description, PostgresJSON(rawJSON: rule.json.jsonText)))
+            return try rows[0].decode(Int64.self, "id")
+        }
+        return try await get(id: id)
     }
 
     public func update(id: Int64, _ body: JSONValue) async throws -> Segment {
@@ -96,32 +101,45 @@ public struct Segments: Sendable {
         _ = try await get(id: id)
         let schema = try await schema()
         let rule = try rule(object, schema: schema, required: false)
-        if let rule {
-            var definitions = try await definitions(schema: schema)
-            definitions[id] = rule
-            _ = try SegmentCompiler(schema: schema, segments: definitions).predicate(.segment(id))
+        let name = try Self.name(object, required: false)
+        let description = try object.string("description", maxLength: 2000)
+        try await withSegmentsLocked { tx in
+            if let rule {
+                var definitions = try await definitions(schema: schema, on: tx)
+                definitions[id] = rule
+                _ = try SegmentCompiler(schema: schema, segments: definitions).predicate(.segment(id))
+            }
+            let rows = try await tx.query(
+                database.sql("segment-update", id, name, description, rule.map { PostgresJSON(rawJSON: $0.json.jsonText) }))
+            guard !rows.isEmpty else { throw FacteurError.notFound("no segment with id \(id)") }
         }
-        let rows = try await database.pool.query(
-            database.sql(
-                "segment-update", id, try Self.name(object, required: false), try object.string("description", maxLength: 2000),
-                rule.map { PostgresJSON(rawJSON: $0.json.jsonText) }))
-        guard !rows.isEmpty else { throw FacteurError.notFound("no segment with id \(id)") }
         return try await get(id: id)
     }
 
     public func delete(id: Int64) async throws {
         let schema = try await schema()
-        let users = try await definitions(schema: schema).filter { $0.value.referencedSegments.contains(id) }.keys.sorted()
-        guard users.isEmpty else {
-            throw FacteurError(
-                .conflict, "segment \(id) is used by segment \(users.map(String.init).joined(separator: ", ")); change those first")
-        }
         do {
-            guard try await database.pool.query(database.sql("segment-delete", id)).first != nil else {
-                throw FacteurError.notFound("no segment with id \(id)")
+            try await withSegmentsLocked { tx in
+                let users = try await definitions(schema: schema, on: tx).filter { $0.value.referencedSegments.contains(id) }.keys.sorted()
+                guard users.isEmpty else {
+                    throw FacteurError(
+                        .conflict, "segment \(id) is used by segment \(users.map(String.init).joined(separator: ", ")); change those first")
+                }
+                guard try await tx.query(database.sql("segment-delete", id)).first != nil else {
+                    throw FacteurError.notFound("no segment with id \(id)")
+                }
             }
         } catch let error as PostgresError where error.isForeignKeyViolation {
             throw FacteurError(.conflict, "segment \(id) is the audience of a campaign; change the campaign first")
+        }
+    }
+
+    /// Changes to segments one at a time: the reference and cycle checks see what the write
+    /// changes, so two edits at once cannot build a loop or leave a dangling reference.
+    private func withSegmentsLocked<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await database.pool.withTransaction { tx in
+            _ = try await tx.query(database.sql("segments-lock"))
+            return try await body(tx)
         }
     }
 
