@@ -8,7 +8,7 @@ struct FacteurCommand: AsyncParsableCommand {
         abstract: "Self-hosted email campaigns and preference center.",
         subcommands: [
             Serve.self, Worker.self, Dev.self, Migrate.self, Keys.self, Import.self, Export.self, CampaignCommand.self, BouncesCommand.self,
-            EngagementCommand.self, ScoresCommand.self, BenchRender.self,
+            EngagementCommand.self, ScoresCommand.self, SegmentCommand.self, BenchRender.self,
         ]
     )
 }

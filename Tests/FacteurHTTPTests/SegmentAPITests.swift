@@ -96,6 +96,34 @@ struct SegmentAPITests {
         }
     }
 
+    @Test func the_command_line_counts_lists_and_explains_a_segment() async throws {
+        let binary = try FacteurBinary.path()
+        try await withAPI { api in
+            try await Self.setUp(api)
+            let id = try Self.id(try await api.send(.post, "/api/segments", json: #"{"name": "French", "text": "country = \"FR\""}"#))
+            let environment = WorkerFaultTests.workerEnvironment(api.database.pool, smtpPort: 25)
+            let log = FileManager.default.temporaryDirectory.appendingPathComponent("facteur-segment-\(UUID().uuidString).log").path
+            defer { try? FileManager.default.removeItem(atPath: log) }
+            func run(_ arguments: [String]) async throws -> String {
+                try? FileManager.default.removeItem(atPath: log)
+                let status = await (try ChildProcess(binary, ["segment"] + arguments, environment: environment, log: log)).exited()
+                let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                #expect(status == 0, "\(arguments): \(output)")
+                return output
+            }
+            #expect(try await run(["count", "\(id)"]).hasPrefix("3 subscribers"))
+            #expect(try await run(["count", "--text", #"country = "BE" and topic "news""#]).hasPrefix("1 subscribers"))
+            let members = try await run(["members", "\(id)"]).split(separator: "\n").map { String($0.split(separator: ",")[1]) }
+            #expect(members == ["s0@example.com", "s2@example.com", "s4@example.com"])
+            let explained = try await run(["explain", "--text", #"country = "FR""#])
+            #expect(explained.contains(#"rule: country = "FR""#) && explained.contains("$1 = country") && explained.contains("Seq Scan"))
+            let refused = await (try ChildProcess(binary, ["segment", "count", "--text", "country ="], environment: environment, log: log))
+                .exited()
+            #expect(refused != 0)
+            #expect(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("expected a value"))
+        }
+    }
+
     @Test func bad_rules_are_refused_with_their_place_and_nothing_is_stored() async throws {
         try await withAPI { api in
             try await Self.setUp(api)

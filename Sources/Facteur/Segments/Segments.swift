@@ -143,6 +143,23 @@ public struct Segments: Sendable {
         }
     }
 
+    /// The rule of a stored segment (`id`) or of a text, and a compiler that knows every segment.
+    public func compiled(id: Int64?, text: String?, now: Date = Date()) async throws -> (rule: SegmentRule, compiler: SegmentCompiler) {
+        let schema = try await schema()
+        let definitions = try await definitions(schema: schema)
+        let rule: SegmentRule
+        switch (id, text) {
+        case (let id?, nil):
+            _ = try await get(id: id)
+            rule = .segment(id)
+        case (nil, let text?):
+            rule = try SegmentText.parse(text, schema: schema)
+        default:
+            throw FacteurError.invalid("segment", "name a segment by id, or give a rule as text, one of them")
+        }
+        return (rule, SegmentCompiler(schema: schema, segments: definitions, now: now))
+    }
+
     /// What a rule selects, before it is saved: the count, the first members, and the SQL.
     public struct Preview: Sendable, Encodable {
         public var count: Int
