@@ -12,6 +12,14 @@ struct SegmentCommand: AsyncParsableCommand {
     struct Target: ParsableArguments {
         @Argument(help: "A stored segment's id.") var id: Int64?
         @Option(help: #"A rule in the text syntax, e.g. 'country = "FR" and opened within 30d'."#) var text: String?
+
+        /// Runs `body` with the database, the rule and a compiler that knows every segment.
+        func withRule(_ body: (Database, SegmentRule, SegmentCompiler) async throws -> Void) async throws {
+            try await withDatabase { database in
+                let (rule, compiler) = try await Segments(database: database).compiled(id: id, text: text)
+                try await body(database, rule, compiler)
+            }
+        }
     }
 
     struct Count: AsyncParsableCommand {
@@ -19,8 +27,7 @@ struct SegmentCommand: AsyncParsableCommand {
         @OptionGroup var target: Target
 
         func run() async throws {
-            try await withDatabase { database in
-                let (rule, compiler) = try await Segments(database: database).compiled(id: target.id, text: target.text)
+            try await target.withRule { database, rule, compiler in
                 let started = ContinuousClock.now
                 let count = try await database.pool.query(try compiler.count(rule))[0].decode(Int.self, "n")
                 print("\(count) subscribers (\(ContinuousClock.now - started))")
@@ -33,8 +40,7 @@ struct SegmentCommand: AsyncParsableCommand {
         @OptionGroup var target: Target
 
         func run() async throws {
-            try await withDatabase { database in
-                let (rule, compiler) = try await Segments(database: database).compiled(id: target.id, text: target.text)
+            try await target.withRule { database, rule, compiler in
                 let members: SQL = "SELECT s.id, s.email FROM subscribers s WHERE \(try compiler.predicate(rule)) ORDER BY s.id"
                 for row in try await database.pool.query(members) {
                     print("\(try row.decode(Int64.self, "id")),\(try row.decode(String.self, "email"))")
@@ -48,8 +54,7 @@ struct SegmentCommand: AsyncParsableCommand {
         @OptionGroup var target: Target
 
         func run() async throws {
-            try await withDatabase { database in
-                let (rule, compiler) = try await Segments(database: database).compiled(id: target.id, text: target.text)
+            try await target.withRule { database, rule, compiler in
                 let count = try compiler.count(rule)
                 print("rule: \(SegmentText.format(rule))")
                 print("sql: \(count.text)")
