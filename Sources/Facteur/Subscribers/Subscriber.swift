@@ -85,11 +85,8 @@ public enum Cursor {
 
     public static func decode(_ text: String?) throws -> Int64 {
         guard let text, !text.isEmpty else { return 0 }
-        var padded = text
-        while padded.count % 4 != 0 { padded += "=" }
-        guard let data = Data(base64Encoded: padded), let string = String(data: data, encoding: .utf8),
-            string.hasPrefix("id:"), let id = Int64(string.dropFirst(3)), id >= 0
-        else {
+        let string = try payload(text, field: "after")
+        guard string.hasPrefix("id:"), let id = Int64(string.dropFirst(3)), id >= 0 else {
             throw FacteurError.invalid("after", "is not a cursor returned by this API")
         }
         return id
@@ -104,14 +101,21 @@ public enum Cursor {
     /// Nil for no cursor (the first page).
     public static func decodeTime(_ text: String?, field: String = "before") throws -> (time: Date, id: Int64)? {
         guard let text, !text.isEmpty else { return nil }
-        var padded = text
-        while padded.count % 4 != 0 { padded += "=" }
-        guard let data = Data(base64Encoded: padded), let string = String(data: data, encoding: .utf8), string.hasPrefix("at:")
-        else { throw FacteurError.invalid(field, "is not a cursor returned by this API") }
+        let string = try payload(text, field: field)
         let parts = string.dropFirst(3).split(separator: ":")
-        guard parts.count == 2, let micros = Int64(parts[0]), let id = Int64(parts[1]) else {
+        guard string.hasPrefix("at:"), parts.count == 2, let micros = Int64(parts[0]), let id = Int64(parts[1]) else {
             throw FacteurError.invalid(field, "is not a cursor returned by this API")
         }
         return (Date(timeIntervalSince1970: Double(micros) / 1_000_000), id)
+    }
+
+    /// The text inside a cursor (base64 without padding).
+    private static func payload(_ text: String, field: String) throws -> String {
+        var padded = text
+        while padded.count % 4 != 0 { padded += "=" }
+        guard let data = Data(base64Encoded: padded), let string = String(data: data, encoding: .utf8) else {
+            throw FacteurError.invalid(field, "is not a cursor returned by this API")
+        }
+        return string
     }
 }

@@ -255,77 +255,10 @@ struct PageController: Sendable {
         }
     }
 
-    // MARK: Sign-up
-
-    @Sendable func showSignup(_ request: Request, context: AppContext) async throws -> Response {
-        await guarded(request) { language in
-            let chosen = self.language(request, locale: nil)
-            language = chosen
-            return page("subscribe", chosen, try await signupData(chosen, email: "", name: "", ticked: nil))
-        }
-    }
-
-    @Sendable func signup(_ request: Request, context: AppContext) async throws -> Response {
-        await guarded(request) { language in
-            let form = try await formBody(request)
-            let chosen = templates.language(choices: [form.value("lang")], acceptLanguage: request.headers[.acceptLanguage])
-            language = chosen
-            let consent = consent(request, context, source: "signup")
-            guard limiter.allow(consent.ip ?? "unknown") else {
-                throw FacteurError(.rateLimited, "too many sign-ups from this address")
-            }
-            // The honeypot: hidden from people, filled in by form-filling bots. They are told it worked.
-            if let trap = form.value("website"), !trap.isEmpty {
-                return message(chosen, title: "check_inbox_title", body: "check_inbox_body")
-            }
-            let verified = try forms.verify(form.value("csrf"), for: 0)
-            guard let mail else { throw FacteurError(.unavailable, "no mail transport is configured for confirmation emails") }
-            let request = Preferences.Signup(
-                email: (form.value("email") ?? "").trimmingCharacters(in: .whitespaces), name: form.value("name") ?? "",
-                topics: form.values("topic"), locale: chosen)
-            do {
-                if case .confirm(let id) = try await preferences.signup(request, context: consent, form: verified) {
-                    // Sent after the answer: a reply that waited for SMTP would tell who is already subscribed
-                    // (they get none). A failure is logged; signing up again sends it again.
-                    let logger = self.logger
-                    Task {
-                        do {
-                            try await mail.sendConfirmation(subscriber: id, email: request.email, name: request.name, language: chosen)
-                        } catch {
-                            logger.error("confirmation email not sent", metadata: ["subscriber": "\(id)", "error": "\(error)"])
-                        }
-                    }
-                }
-            } catch let error as FacteurError where error.kind == .invalid || error.kind == .badRequest {
-                // Shown again with what was typed and what is wrong.
-                var data = try await signupData(chosen, email: request.email, name: request.name, ticked: Set(request.topics))
-                data["error"] = templates.string(error.field == "email" ? "error_email" : "error_form", language: chosen)
-                return page("subscribe", chosen, data, status: .unprocessableContent)
-            }
-            return message(chosen, title: "check_inbox_title", body: "check_inbox_body")
-        }
-    }
-
-    private func signupData(_ language: String, email: String, name: String, ticked: Set<String>?) async throws -> [String: Any] {
-        let all = try await topics.list()
-        return [
-            "action_url": "/subscribe", "csrf": forms.issue(for: 0), "email": email, "name": name,
-            "topics": all.map { topic -> [String: Any] in
-                let translated = topic.translations[language]
-                return [
-                    "key": topic.key, "name": translated?.name ?? topic.name,
-                    "description": translated?.description ?? topic.description,
-                    "checked": ticked.map { $0.contains(topic.key) } ?? topic.defaultSubscribed,
-                ]
-            },
-            "has_topics": !all.isEmpty,
-        ]
-    }
-
     // MARK: Shared
 
     /// Runs a page handler; any error becomes a page in the language known so far.
-    private func guarded(_ request: Request, _ body: (inout String) async throws -> Response) async -> Response {
+    func guarded(_ request: Request, _ body: (inout String) async throws -> Response) async -> Response {
         var language = self.language(request, locale: nil)
         do {
             return try await body(&language)
@@ -337,7 +270,7 @@ struct PageController: Sendable {
         }
     }
 
-    private func errorPage(_ error: FacteurError, language: String) -> Response {
+    func errorPage(_ error: FacteurError, language: String) -> Response {
         switch error.kind {
         case .notFound: message(language, title: "not_found_title", body: "not_found_body", status: .notFound)
         case .forbidden: message(language, title: "form_invalid_title", body: "form_invalid_body", status: .forbidden)
@@ -350,7 +283,7 @@ struct PageController: Sendable {
     }
 
     /// The explicit `?lang=`, then the person's locale, then `Accept-Language`, then English.
-    private func language(_ request: Request, locale: String?) -> String {
+    func language(_ request: Request, locale: String?) -> String {
         templates.language(
             choices: [request.uri.queryParameters["lang"].map(String.init), locale], acceptLanguage: request.headers[.acceptLanguage])
     }
@@ -367,17 +300,17 @@ struct PageController: Sendable {
         return (id, form, state, try forms.verify(form.value("csrf"), for: id))
     }
 
-    private func token(_ context: AppContext) throws -> String {
+    func token(_ context: AppContext) throws -> String {
         guard let token = context.parameters.get("token") else { throw FacteurError.notFound("unknown link") }
         return token
     }
 
-    private func subscriber(_ context: AppContext, purpose: TokenSigner.Purpose) throws -> Int64 {
+    func subscriber(_ context: AppContext, purpose: TokenSigner.Purpose) throws -> Int64 {
         guard let claims = signer.verify(try token(context), as: purpose) else { throw FacteurError.notFound("unknown link") }
         return claims.id
     }
 
-    private func collect(_ request: Request) async throws -> [UInt8] {
+    func collect(_ request: Request) async throws -> [UInt8] {
         do {
             return Array(buffer: try await request.body.collect(upTo: Self.maxFormBytes))
         } catch {
@@ -385,18 +318,18 @@ struct PageController: Sendable {
         }
     }
 
-    private func formBody(_ request: Request) async throws -> FormBody {
+    func formBody(_ request: Request) async throws -> FormBody {
         try FormBody(try await collect(request))
     }
 
-    private func consent(_ request: Request, _ context: AppContext, source: String) -> ConsentContext {
+    func consent(_ request: Request, _ context: AppContext, source: String) -> ConsentContext {
         let address = context.clientAddress(of: request, trustForwarded: trustForwarded)
         return ConsentContext(
             source: source, ip: address.flatMap { IPAddressText.isValid($0) ? $0 : nil },
             userAgent: request.headers[.userAgent].map { String($0.prefix(500)) })
     }
 
-    private func page(_ name: String, _ language: String, _ data: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
+    func page(_ name: String, _ language: String, _ data: [String: Any], status: HTTPResponse.Status = .ok) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         Self.addPageHeaders(&headers)
@@ -405,7 +338,7 @@ struct PageController: Sendable {
             body: .init(byteBuffer: ByteBuffer(string: templates.page(name, language: language, data: data))))
     }
 
-    private func message(
+    func message(
         _ language: String, title: String, body: String, link: (url: String, text: String)? = nil, status: HTTPResponse.Status = .ok
     ) -> Response {
         var data: [String: Any] = [
