@@ -157,7 +157,8 @@ public func buildRouter(_ dependencies: HTTPDependencies) -> Router<AppContext> 
         preferences: Preferences(database: database), subscribers: Subscribers(database: database),
         consent: ConsentExporter(database: database)
     ).addRoutes(subscribers: api.group("subscribers"), exports: api.group("exports"))
-    SegmentController(segments: Segments(database: database)).addRoutes(to: api.group("segments"))
+    SegmentController(segments: Segments(database: database), exporter: SubscriberExporter(database: database)).addRoutes(
+        to: api.group("segments"))
     ScoringRuleController(rules: ScoringRules(database: database)).addRoutes(to: api.group("scoring-rules"))
     BounceController(processor: BounceProcessor(database: database, signer: dependencies.links.signer, settings: dependencies.bounces))
         .addRoutes(to: api.group("bounces"))

@@ -1,12 +1,14 @@
-import Facteur
 import FacteurTestSupport
 import Foundation
 import Postgres
 import TestSupport
 import Testing
 
-/// `facteur_filter_match` (what scoring evaluates in the database) against `PropertyFilter.matches`
-/// (the Swift reference) on random properties and random filters.
+@testable import Facteur
+
+/// `facteur_filter_match` (what scoring evaluates in the database) and the segment compiler's
+/// expressions against `PropertyFilter.matches` (the Swift reference) on random properties and
+/// random filters.
 @Suite("Property filters")
 struct PropertyFilterTests {
     static let keys = ["path", "amount", "plan", "flag", "cart"]
@@ -68,6 +70,19 @@ struct PropertyFilterTests {
             }
             #expect(rows.count == cases.count)
             #expect(disagreements.isEmpty, "\(disagreements.prefix(5))")
+            // Segments inline the filters as expressions on the event's properties.
+            var compiledDisagreements: [String] = []
+            for (properties, filters) in cases {
+                let expected = filters.matches(properties)
+                let sql: SQL = """
+                    SELECT \(SQL.joined(filters.map(SegmentCompiler.matches), separator: " AND ")) AS matched
+                      FROM (SELECT \(PostgresJSON(rawJSON: properties.jsonText))::jsonb AS properties) AS e
+                    """
+                if try await database.pool.query(sql)[0].decode(Bool.self, "matched") != expected {
+                    compiledDisagreements.append("\(properties.jsonText) \(filters.json.jsonText): swift says \(expected)")
+                }
+            }
+            #expect(compiledDisagreements.isEmpty, "\(compiledDisagreements.prefix(5))")
             let matched = cases.filter { $0.filters.matches($0.properties) }.count
             #expect(matched > 100 && matched < 1400, "the random cases exercise both answers (\(matched) of 1500 match)")
         }

@@ -71,6 +71,65 @@ struct SegmentAPITests {
         }
     }
 
+    @Test func a_static_segment_keeps_its_members_until_refreshed_and_exports_them_as_csv() async throws {
+        try await withAPI { api in
+            try await Self.setUp(api)
+            let created = try await api.send(
+                .post, "/api/segments", json: #"{"name": "French then", "kind": "static", "text": "country = \"FR\""}"#)
+            #expect(created.status == .created, "\(created.text)")
+            #expect(try created.value("kind") == .string("static"))
+            guard case .string? = try created.value("refreshed_at") else { throw TestSetupError(description: created.text) }
+            let id = try Self.id(created)
+            func members() async throws -> [String] {
+                let page = try await api.send(.get, "/api/segments/\(id)/members")
+                guard case .array(let items)? = try page.value("items") else { throw TestSetupError(description: page.text) }
+                return items.compactMap { if case .object(let item) = $0, case .string(let email)? = item["email"] { email } else { nil } }
+            }
+            #expect(try await members() == ["s0@example.com", "s2@example.com", "s4@example.com"])
+
+            // Someone French arrives: not in the snapshot, nor in a segment that uses it, until a refresh.
+            let person = #"{"email": "s6@example.com", "attributes": {"country": "FR"}}"#
+            #expect(try await api.send(.post, "/api/subscribers", json: person).status == .created)
+            #expect(try await members().count == 3)
+            let using = try await api.send(.post, "/api/segments/preview", json: #"{"text": "segment \#(id)"}"#)
+            #expect(try using.value("count") == .number(3), "\(using.text)")
+            let refreshed = try await api.send(.post, "/api/segments/\(id)/refresh")
+            #expect(refreshed.status == .ok, "\(refreshed.text)")
+            #expect(try await members() == ["s0@example.com", "s2@example.com", "s4@example.com", "s6@example.com"])
+
+            // The whole list as CSV, in the subscriber export's columns, by path or by Accept.
+            let csv = try await api.send(.get, "/api/segments/\(id)/members.csv")
+            #expect(csv.status == .ok)
+            #expect(csv.headers[.contentType]?.hasPrefix("text/csv") == true)
+            #expect(csv.headers[.contentDisposition]?.contains("segment-\(id).csv") == true)
+            let lines = csv.text.split(separator: "\r\n", omittingEmptySubsequences: true).map(String.init)
+            #expect(lines.first?.hasPrefix("email,name,status,locale,timezone,topics,created_at,country") == true, "\(csv.text)")
+            #expect(
+                lines.dropFirst().map { String($0.prefix { $0 != "," }) } == [
+                    "s0@example.com", "s2@example.com", "s4@example.com", "s6@example.com",
+                ])
+            #expect(lines.dropFirst().first?.contains(",news,") == true, "topics are listed: \(csv.text)")
+            let accepted = try await api.send(.get, "/api/segments/\(id)/members", headers: [.accept: "text/csv"])
+            #expect(accepted.text == csv.text)
+
+            // Erasure takes a person out of every snapshot.
+            #expect(try await api.send(.delete, "/api/subscribers/s6@example.com").status == .noContent)
+            #expect(try await members().count == 3)
+
+            // A dynamic segment has nothing to refresh; a static one turned dynamic follows its rule again.
+            let live = try Self.id(try await api.send(.post, "/api/segments", json: #"{"name": "Belgian", "text": "country = \"BE\""}"#))
+            let refused = try await api.send(.post, "/api/segments/\(live)/refresh")
+            #expect(refused.status == .conflict)
+            #expect(try refused.error("message")?.contains("dynamic") == true, "\(refused.text)")
+            #expect(try await api.send(.patch, "/api/segments/\(id)", json: #"{"text": "country = \"BE\""}"#).status == .ok)
+            #expect(try await members() == ["s1@example.com", "s3@example.com", "s5@example.com"], "a new rule is a new snapshot")
+            let dynamic = try await api.send(.patch, "/api/segments/\(id)", json: #"{"kind": "dynamic"}"#)
+            #expect(try dynamic.value("refreshed_at") == nil || (try dynamic.value("refreshed_at")) == .null, "\(dynamic.text)")
+            #expect(try await api.database.pool.query("SELECT 1 FROM segment_members").isEmpty)
+            #expect(try await members().count == 3)
+        }
+    }
+
     @Test func a_campaign_sent_to_a_segment_queues_its_eligible_members_only() async throws {
         try await withAPI { api in
             try await Self.setUp(api)
@@ -115,6 +174,10 @@ struct SegmentAPITests {
             #expect(try await run(["count", "--text", #"country = "BE" and topic "news""#]).hasPrefix("1 subscribers"))
             let members = try await run(["members", "\(id)"]).split(separator: "\n").map { String($0.split(separator: ",")[1]) }
             #expect(members == ["s0@example.com", "s2@example.com", "s4@example.com"])
+            let frozen = try Self.id(
+                try await api.send(.post, "/api/segments", json: #"{"name": "Frozen", "kind": "static", "text": "country = \"BE\""}"#))
+            #expect(try await run(["refresh", "\(frozen)"]).contains("3 members"))
+            #expect(try await run(["count", "--repeat", "2", "--now", "2026-01-01T00:00:00Z", "\(frozen)"]).contains("times_ms: "))
             let explained = try await run(["explain", "--text", #"country = "FR""#])
             #expect(explained.contains(#"rule: country = "FR""#) && explained.contains("$1 = country") && explained.contains("Seq Scan"))
             let refused = await (try ChildProcess(binary, ["segment", "count", "--text", "country ="], environment: environment, log: log))
@@ -141,7 +204,8 @@ struct SegmentAPITests {
                 (#"{"name": "x"}"#, "rule", "give the rule"),
                 (#"{"name": " ", "text": "topic \"news\""}"#, "name", "blank"),
                 (#"{"name": "x", "text": "segment 999"}"#, "segment", "no segment with id 999"),
-                (#"{"name": "x", "kind": "static", "text": "topic \"news\""}"#, "kind", "only dynamic"),
+                (#"{"name": "x", "kind": "frozen", "text": "topic \"news\""}"#, "kind", "must be dynamic"),
+                (#"{"name": "x", "kind": 1, "text": "topic \"news\""}"#, "kind", "string"),
                 (#"{"name": "x", "text": "topic \"news\"", "colour": "red"}"#, "colour", "unknown field"),
             ]
             for (body, field, message) in cases {
@@ -162,6 +226,9 @@ struct SegmentAPITests {
             #expect(try await api.send(.post, "/api/segments/preview", json: #"{"text": "nope ="}"#).status == .unprocessableContent)
             #expect(try await api.send(.get, "/api/segments/42/members").status == .notFound)
             #expect(try await api.send(.patch, "/api/segments/42", json: #"{"name": "y"}"#).status == .notFound)
+            #expect(try await api.send(.post, "/api/segments/42/refresh").status == .notFound)
+            #expect(try await api.send(.get, "/api/segments/42/members.csv").status == .notFound)
+            #expect(try await api.send(.get, "/api/segments/x/members.csv").status == .notFound)
         }
     }
 }

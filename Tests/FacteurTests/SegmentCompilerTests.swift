@@ -26,7 +26,20 @@ struct SegmentCompilerTests {
                     .topic(key: "news", state: .subscribed), .field(.init(field: "score", type: .number, op: .gt, value: .number(50))),
                 ]),
             ]
-            let compiler = SegmentCompiler(schema: Self.schema, segments: world.segments, now: Self.now)
+            // Segment 2 is static: its snapshot holds what its rule selected when it was taken.
+            for (id, rule) in world.segments.sorted(by: { $0.key < $1.key }) {
+                try await database.pool.execute(
+                    """
+                    INSERT INTO segments (id, name, definition, kind) OVERRIDING SYSTEM VALUE
+                    VALUES (\(id), \("s\(id)"), \(PostgresJSON(rawJSON: rule.json.jsonText)), \(id == 2 ? "static" : "dynamic"))
+                    """)
+            }
+            try await database.pool.execute(
+                "INSERT INTO segment_members (segment_id, subscriber_id) SELECT 2, unnest(\(world.members(.segment(2))))")
+            // Its rule has changed since the snapshot: the compiler must read the snapshot, not the rule.
+            var definitions = world.segments
+            definitions[2] = .field(.init(field: "country", type: .text, op: .eq, value: .text("fr")))
+            let compiler = SegmentCompiler(schema: Self.schema, segments: definitions, snapshots: [2], now: Self.now)
             var nonEmpty = 0
             for index in 0..<400 {
                 let rule = Self.randomRule(depth: 0, using: &random)

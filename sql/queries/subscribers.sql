@@ -114,6 +114,16 @@ SELECT s.id, s.email, s.name, s.status, s.locale, s.timezone, s.attributes, s.sc
  ORDER BY s.id
  LIMIT $2
 
+-- name: subscribers-export-of
+-- The same rows for a list of ids (a segment's members, a page at a time), in id order.
+SELECT s.id, s.email, s.name, s.status, s.locale, s.timezone, s.attributes, s.score, s.company_id, s.created_at,
+       COALESCE((SELECT string_agg(t.key, ';' ORDER BY t.key)
+                   FROM subscriptions sub JOIN topics t ON t.id = sub.topic_id
+                  WHERE sub.subscriber_id = s.id AND sub.status = 'subscribed'), '') AS topics
+  FROM subscribers s
+ WHERE s.id = ANY($1::bigint[])
+ ORDER BY s.id
+
 -- name: import-create-staging
 -- One row per good CSV line; dropped at commit. Every import query below reads it.
 CREATE TEMP TABLE import_rows (

@@ -45,15 +45,16 @@ extension Campaigns {
         var segment: SQL?
         if let segmentID = campaign.segmentID {
             let segments = Segments(database: database)
-            let schema = try await segments.schema()
-            segment = try SegmentCompiler(schema: schema, segments: try await segments.definitions(schema: schema)).members(
-                .segment(segmentID))
+            segment = try await segments.compiler(schema: try await segments.schema()).members(.segment(segmentID))
         }
         let queued: Int = try await database.pool.withTransaction { tx in
             try await transition(on: tx, id: id, to: .sending, from: [.draft, .scheduled])
             if !links.isEmpty { try await tx.execute(database.sql("campaign-links-record", id, links)) }
             var members: [Int64]?
-            if let segment { members = try await tx.query(segment).map { try $0.decode(Int64.self, "id") } }
+            if let segment {
+                try await Segments.prepareEvaluation(on: tx, database: database)
+                members = try await tx.query(segment).map { try $0.decode(Int64.self, "id") }
+            }
             let queued = try await tx.execute(database.sql("campaign-materialize", id, campaign.topicID, members))
             if let test = campaign.abTest {
                 try await tx.execute(database.sql("campaign-ab-split", id, test.subjects.count, test.testShare))

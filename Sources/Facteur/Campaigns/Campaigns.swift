@@ -77,10 +77,8 @@ public struct Campaigns: Sendable {
         if let segmentID = input.segmentID {
             // It must compile with everything it uses, or the campaign would fail at start.
             let segments = Segments(database: database)
-            let schema = try await segments.schema()
             do {
-                _ = try SegmentCompiler(schema: schema, segments: try await segments.definitions(schema: schema)).predicate(
-                    .segment(segmentID))
+                _ = try await segments.compiler(schema: try await segments.schema()).predicate(.segment(segmentID))
             } catch let error as FacteurError {
                 throw FacteurError.invalid("segment_id", "segment \(segmentID) cannot be used: \(error.message)")
             }

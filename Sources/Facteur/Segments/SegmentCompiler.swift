@@ -2,8 +2,7 @@ import Foundation
 import Postgres
 
 /// Compiles a rule tree to one SQL predicate over `subscribers s`, every value a bound parameter
-/// and every name from the schema. Each condition correlates on the subscriber (`s.id`), so a
-/// segment stays a per-subscriber query.
+/// and every name from the schema.
 ///
 /// Semantics, shared with the reference evaluator the tests check it against:
 /// - a field whose value is missing (NULL, an absent attribute, no company) matches `ne`,
@@ -14,15 +13,36 @@ import Postgres
 /// - an aggregate ignores events whose property is not a number and fails over none;
 /// - `device`/`client` match an open or click by a person on it; with `mostly`, the most used
 ///   one in the engagement rollup.
+///
+/// The shape of the SQL is what makes it fast (see bench/segments.sh):
+/// - `not` is pushed down to the conditions (De Morgan), so no SQL `NOT` stands above anything
+///   that can be NULL, and each condition is written for the side it is on;
+/// - a condition on events, topics, companies or the rollup is a set of subscriber ids,
+///   uncorrelated: `s.id IN (…)`. Among the conditions that must all hold (the top-level `and`)
+///   PostgreSQL turns it into a semi-join, and a negated one into an anti-join
+///   (`NOT EXISTS … = s.id`); under an `or` it is hashed once rather than probed per person. A
+///   correlated `EXISTS` under an `or` would probe every monthly partition for each of a million
+///   people;
+/// - counts, sums and averages are one `GROUP BY subscriber_id … HAVING` over the window;
+/// - "opened, clicked or received, within a window, at least once or never" reads the
+///   `engagement` rollup (one row a person) instead of the events;
+/// - property filters are plain expressions on the event's properties, not a function call per
+///   event.
+///
+/// Every condition still joins on the subscriber's id, so the query stays per subscriber and
+/// pushes down to shards distributed by subscriber.
 public struct SegmentCompiler: Sendable {
     public let schema: SegmentSchema
     /// The definitions of the segments a tree may refer to, by id.
     public let segments: [Int64: SegmentRule]
+    /// Static segments among them: a reference reads their stored snapshot (`segment_members`).
+    public let snapshots: Set<Int64>
     public let now: Date
 
-    public init(schema: SegmentSchema, segments: [Int64: SegmentRule] = [:], now: Date = Date()) {
+    public init(schema: SegmentSchema, segments: [Int64: SegmentRule] = [:], snapshots: Set<Int64> = [], now: Date = Date()) {
         self.schema = schema
         self.segments = segments
+        self.snapshots = snapshots
         self.now = now
     }
 
@@ -38,16 +58,28 @@ public struct SegmentCompiler: Sendable {
     public func predicate(_ rule: SegmentRule) throws -> SQL {
         var visiting: Set<Int64> = []
         var leaves = 0
-        return try compile(rule, visiting: &visiting, leaves: &leaves)
+        try expand(rule, visiting: &visiting, leaves: &leaves)
+        return try compile(rule, negated: false, topLevel: true)
     }
 
     /// Conditions a rule may reach once the segments it uses are put in place (each brings its
     /// own): a bound on the query's size, far below PostgreSQL's 65,535 parameters.
     public static let maxExpandedLeaves = 2_000
 
-    private func compile(_ rule: SegmentRule, visiting: inout Set<Int64>, leaves: inout Int) throws -> SQL {
+    /// Checks the references (they exist, they do not loop) and the expanded size.
+    private func expand(_ rule: SegmentRule, visiting: inout Set<Int64>, leaves: inout Int) throws {
         switch rule {
-        case .and, .or, .not, .segment: break
+        case .and(let children), .or(let children):
+            for child in children { try expand(child, visiting: &visiting, leaves: &leaves) }
+        case .not(let child): try expand(child, visiting: &visiting, leaves: &leaves)
+        case .segment(let id):
+            guard let definition = segments[id] else { throw FacteurError.invalid("segment", "no segment with id \(id)") }
+            guard visiting.insert(id).inserted else {
+                throw FacteurError.invalid("segment", "segment \(id) refers back to itself: segments cannot form a cycle")
+            }
+            defer { visiting.remove(id) }
+            // A snapshot is read as it is, but its rule must still be sound to be refreshed.
+            try expand(definition, visiting: &visiting, leaves: &leaves)
         default:
             leaves += 1
             guard leaves <= Self.maxExpandedLeaves else {
@@ -55,62 +87,85 @@ public struct SegmentCompiler: Sendable {
                     "segment", "with the segments it uses, the rule has more than \(Self.maxExpandedLeaves) conditions")
             }
         }
+    }
+
+    /// The SQL of `rule`, or of `not rule` when `negated`. `topLevel`: the condition is one of
+    /// those that must all hold, where PostgreSQL can join instead of filtering.
+    private func compile(_ rule: SegmentRule, negated: Bool, topLevel: Bool) throws -> SQL {
         switch rule {
         case .and(let children):
-            return "(\(SQL.joined(try children.map { try compile($0, visiting: &visiting, leaves: &leaves) }, separator: " AND ")))"
+            let parts = try children.map { try compile($0, negated: negated, topLevel: topLevel && !negated) }
+            return "(\(SQL.joined(parts, separator: negated ? " OR " : " AND ")))"
         case .or(let children):
-            return "(\(SQL.joined(try children.map { try compile($0, visiting: &visiting, leaves: &leaves) }, separator: " OR ")))"
+            let parts = try children.map { try compile($0, negated: negated, topLevel: topLevel && negated) }
+            return "(\(SQL.joined(parts, separator: negated ? " AND " : " OR ")))"
         case .not(let child):
-            return "(NOT \(try compile(child, visiting: &visiting, leaves: &leaves)))"
-        case .field(let condition):
-            return Self.compare(try fieldValue(condition), condition, now: now)
-        case .company(let condition):
-            let inner = Self.compare(companyValue(condition), condition, now: now)
-            return "COALESCE((SELECT \(inner) FROM companies c WHERE c.id = s.company_id), \(unsafeRaw: Self.whenMissing(condition.op)))"
-        case .topic(let key, let state):
-            switch state {
-            case .never:
-                return
-                    "(NOT EXISTS (SELECT 1 FROM subscriptions x JOIN topics t ON t.id = x.topic_id WHERE x.subscriber_id = s.id AND t.key = \(key)))"
-            case .subscribed, .unsubscribed:
-                return
-                    "EXISTS (SELECT 1 FROM subscriptions x JOIN topics t ON t.id = x.topic_id WHERE x.subscriber_id = s.id AND t.key = \(key) AND x.status = \(state.rawValue))"
+            return try compile(child, negated: !negated, topLevel: topLevel)
+        case .segment(let id):
+            if snapshots.contains(id) {
+                return Self.member(
+                    of: "SELECT m.subscriber_id FROM segment_members m WHERE m.segment_id = \(id)", negated: negated, topLevel: topLevel)
             }
+            return try compile(segments[id]!, negated: negated, topLevel: topLevel)
+        case .field(let condition):
+            let match = Self.compare(try fieldValue(condition), condition, now: now)
+            return negated ? "(NOT \(match))" : match
+        case .company(let condition):
+            // Every company_id names a company (a foreign key): a person matches through theirs,
+            // or by having none when a missing value matches.
+            let match = Self.compare(companyValue(condition), condition, now: now)
+            let companies: SQL = "s.company_id IN (SELECT c.id FROM companies c WHERE \(negated ? "(NOT \(match))" : match))"
+            let withoutCompany = (Self.whenMissing(condition.op) == "true") != negated
+            return withoutCompany ? "(s.company_id IS NULL OR \(companies))" : companies
+        case .topic(let key, let state):
+            var rows: SQL = "SELECT x.subscriber_id FROM subscriptions x JOIN topics t ON t.id = x.topic_id WHERE t.key = \(key)"
+            if state != .never { rows.append(" AND x.status = \(state.rawValue)") }
+            return Self.member(of: rows, negated: negated != (state == .never), topLevel: topLevel)
         case .activity(let activity):
-            return Self.counted(activityEvents(activity), activity.count)
+            if let rollup = rollup(activity) { return Self.member(of: rollup.rows, negated: negated != !rollup.member, topLevel: topLevel) }
+            return Self.counted(activityEvents(activity), activity.count, negated: negated, topLevel: topLevel)
         case .event(let event):
             let events = eventEvents(event)
-            var parts = [Self.counted(events, event.count)]
-            if let aggregate = event.aggregate {
-                let path = aggregate.property.split(separator: ".").map(String.init)
-                let value: SQL =
-                    "CASE WHEN jsonb_typeof(e.properties #> \(path)) = 'number' THEN (e.properties #>> \(path))::float8 END"
-                let total: SQL = "(SELECT \(unsafeRaw: aggregate.function.rawValue)(\(value)) FROM events e WHERE \(events))"
-                // Over no numbers there is nothing to compare: false, whatever the operator.
-                parts.append(
-                    Self.compare(
-                        total, .init(field: aggregate.property, type: .number, op: aggregate.op, value: aggregate.value), now: now,
-                        missing: "false"))
+            guard let aggregate = event.aggregate else {
+                return Self.counted(events, event.count, negated: negated, topLevel: topLevel)
             }
-            return "(\(SQL.joined(parts, separator: " AND ")))"
+            var having: [SQL] = []
+            if let low = event.count.min, low > 1 { having.append("count(*) >= \(low)") }
+            if let high = event.count.max { having.append("count(*) <= \(high)") }
+            let path = aggregate.property.split(separator: ".").map(String.init)
+            let value: SQL = "CASE WHEN jsonb_typeof(e.properties #> \(path)) = 'number' THEN (e.properties #>> \(path))::float8 END"
+            // Over no numbers there is nothing to compare: false, whatever the operator.
+            having.append(
+                Self.compare(
+                    "\(unsafeRaw: aggregate.function.rawValue)(\(value))",
+                    .init(field: aggregate.property, type: .number, op: aggregate.op, value: aggregate.value), now: now, missing: "false"))
+            return Self.member(
+                of:
+                    "SELECT e.subscriber_id FROM events e WHERE \(events) GROUP BY e.subscriber_id HAVING \(SQL.joined(having, separator: " AND "))",
+                negated: negated, topLevel: topLevel)
         case .technographic(let technographic):
             let column = technographic.dimension == .device ? "device" : "client"
             if technographic.mostly {
                 let top = technographic.dimension == .device ? "g.top_device" : "g.top_client"
-                return
-                    "EXISTS (SELECT 1 FROM engagement g WHERE g.subscriber_id = s.id AND lower(\(unsafeRaw: top)) = lower(\(technographic.value)))"
+                return Self.member(
+                    of: "SELECT g.subscriber_id FROM engagement g WHERE lower(\(unsafeRaw: top)) = lower(\(technographic.value))",
+                    negated: negated, topLevel: topLevel)
             }
             var events: SQL =
-                "e.subscriber_id = s.id AND e.type IN ('open', 'click') AND NOT e.machine AND lower(e.\(unsafeRaw: column)) = lower(\(technographic.value))"
+                "e.type IN ('open', 'click') AND NOT e.machine AND lower(e.\(unsafeRaw: column)) = lower(\(technographic.value))"
             if let window = technographic.window { events.append(Self.window(window, now: now)) }
-            return "EXISTS (SELECT 1 FROM events e WHERE \(events))"
-        case .segment(let id):
-            guard let definition = segments[id] else { throw FacteurError.invalid("segment", "no segment with id \(id)") }
-            guard visiting.insert(id).inserted else {
-                throw FacteurError.invalid("segment", "segment \(id) refers back to itself: segments cannot form a cycle")
-            }
-            defer { visiting.remove(id) }
-            return try compile(definition, visiting: &visiting, leaves: &leaves)
+            return Self.member(of: "SELECT e.subscriber_id FROM events e WHERE \(events)", negated: negated, topLevel: topLevel)
+        }
+    }
+
+    /// Membership of a set of subscriber ids (`rows` selects a `subscriber_id` column), or its
+    /// absence when `negated`: a semi-join or an anti-join among the top-level conditions, a set
+    /// hashed once elsewhere. Ids are never NULL, so neither form is ever NULL.
+    static func member(of rows: SQL, negated: Bool, topLevel: Bool) -> SQL {
+        switch (negated, topLevel) {
+        case (false, _): "s.id IN (\(rows))"
+        case (true, true): "NOT EXISTS (SELECT 1 FROM (\(rows)) AS m WHERE m.subscriber_id = s.id)"
+        case (true, false): "(NOT s.id IN (\(rows)))"
         }
     }
 
@@ -190,12 +245,43 @@ public struct SegmentCompiler: Sendable {
 
     // MARK: Events
 
+    /// The rollup's answer to an activity condition, when it has one: opened, clicked or received,
+    /// of any campaign, at least once or never, ever or since an instant. (`engagement` keeps the
+    /// latest human open and click and the latest send of each person, in the same transaction
+    /// as the events, and outlives the event partitions that retention drops.)
+    private func rollup(_ activity: SegmentRule.Activity) -> (rows: SQL, member: Bool)? {
+        let column: String
+        switch activity.kind {
+        case .opened where !activity.includeMachine: column = "g.last_open_at"
+        case .clicked where !activity.includeMachine: column = "g.last_click_at"
+        case .received: column = "g.last_sent_at"
+        default: return nil
+        }
+        guard activity.campaign == nil, activity.lastCampaigns == nil, activity.link == nil else { return nil }
+        let member: Bool
+        switch (activity.count.min ?? 0, activity.count.max) {
+        case (1, nil): member = true
+        case (_, 0?): member = false
+        default: return nil
+        }
+        let since: Date?
+        switch activity.window {
+        case nil: since = nil
+        case .last(let seconds, _): since = now.addingTimeInterval(-TimeInterval(seconds))
+        case .between(let from, nil): since = from
+        case .between(_, _?): return nil
+        }
+        let condition: SQL = since.map { "\(unsafeRaw: column) >= \($0)" } ?? "\(unsafeRaw: column) IS NOT NULL"
+        return ("SELECT g.subscriber_id FROM engagement g WHERE \(condition)", member)
+    }
+
+    /// The conditions on `events e` of an activity (no subscriber: the sets are uncorrelated).
     private func activityEvents(_ activity: SegmentRule.Activity) -> SQL {
         let types: [SegmentRule.Activity.Kind: String] = [
             .opened: "open", .clicked: "click", .received: "sent", .bounced: "bounce", .unsubscribed: "unsubscribe",
             .complained: "complaint",
         ]
-        var events: SQL = "e.subscriber_id = s.id AND e.type = \(types[activity.kind]!)"
+        var events: SQL = "e.type = \(types[activity.kind]!)"
         if (activity.kind == .opened || activity.kind == .clicked) && !activity.includeMachine { events.append(" AND NOT e.machine") }
         if let campaign = activity.campaign { events.append(" AND e.campaign_id = \(campaign)") }
         if let last = activity.lastCampaigns {
@@ -204,18 +290,15 @@ public struct SegmentCompiler: Sendable {
             )
         }
         if let link = activity.link {
-            events.append(" AND e.link_id IN (SELECT l.id FROM campaign_links l WHERE l.url LIKE \(Self.likePattern(link)))")
+            events.append(" AND e.link_id = ANY(ARRAY(SELECT l.id FROM campaign_links l WHERE l.url LIKE \(Self.likePattern(link))))")
         }
         if let window = activity.window { events.append(Self.window(window, now: now)) }
         return events
     }
 
     private func eventEvents(_ event: SegmentRule.Event) -> SQL {
-        var events: SQL = "e.subscriber_id = s.id AND e.type = \(event.name)"
-        if !event.filters.isEmpty {
-            events.append(
-                " AND facteur_filters_match(e.properties, \(PostgresJSON(rawJSON: JSONValue.array(event.filters.map(\.json)).jsonText)))")
-        }
+        var events: SQL = "e.type = \(event.name)"
+        for filter in event.filters { events.append(" AND \(Self.matches(filter))") }
         if let window = event.window { events.append(Self.window(window, now: now)) }
         return events
     }
@@ -231,18 +314,67 @@ public struct SegmentCompiler: Sendable {
         }
     }
 
-    /// How many of the events match the bound: EXISTS for "at least once", NOT EXISTS for
-    /// "never", else a count that stops as soon as the answer is known.
-    static func counted(_ events: SQL, _ bound: SegmentRule.CountBound) -> SQL {
-        let low = bound.min ?? 0
-        switch (low, bound.max) {
-        case (0, nil): return "true"
-        case (1, nil): return "EXISTS (SELECT 1 FROM events e WHERE \(events))"
-        case (_, 0?): return "(NOT EXISTS (SELECT 1 FROM events e WHERE \(events)))"
-        case (_, let high?):
-            return "((SELECT count(*) FROM (SELECT 1 FROM events e WHERE \(events) LIMIT \(high + 1)) AS hits) BETWEEN \(low) AND \(high))"
-        case (_, nil):
-            return "((SELECT count(*) FROM (SELECT 1 FROM events e WHERE \(events) LIMIT \(low)) AS hits) >= \(low))"
+    /// Whether the count of `events` meets the bound (or not, when `negated`): at least once is
+    /// the set of people with one; never, its absence; other bounds count per person. A bound
+    /// with a maximum only is the absence of the people above it.
+    static func counted(_ events: SQL, _ bound: SegmentRule.CountBound, negated: Bool, topLevel: Bool) -> SQL {
+        let plain: SQL = "SELECT e.subscriber_id FROM events e WHERE \(events)"
+        func grouped(_ having: SQL) -> SQL { "\(plain) GROUP BY e.subscriber_id HAVING \(having)" }
+        switch (bound.min ?? 0, bound.max) {
+        case (0, nil): return negated ? "false" : "true"
+        case (1, nil): return member(of: plain, negated: negated, topLevel: topLevel)
+        case (_, 0?): return member(of: plain, negated: !negated, topLevel: topLevel)
+        case (0, let high?): return member(of: grouped("count(*) > \(high)"), negated: !negated, topLevel: topLevel)
+        case (let low, let high?): return member(of: grouped("count(*) BETWEEN \(low) AND \(high)"), negated: negated, topLevel: topLevel)
+        case (let low, nil): return member(of: grouped("count(*) >= \(low)"), negated: negated, topLevel: topLevel)
+        }
+    }
+
+    /// A property filter as an expression on `e.properties`, never NULL, with the semantics of
+    /// the SQL function facteur_filter_match (scoring rules) and of PropertyFilter.matches.
+    static func matches(_ filter: PropertyFilter) -> SQL {
+        let path = filter.property.split(separator: ".").map(String.init)
+        let json: SQL = path.count == 1 ? "(e.properties -> \(path[0]))" : "(e.properties #> \(path))"
+        let text: SQL = path.count == 1 ? "(e.properties ->> \(path[0]))" : "(e.properties #>> \(path))"
+        func typed(_ kind: String, _ test: SQL) -> SQL {
+            "(CASE WHEN jsonb_typeof(\(json)) = \(unsafeRaw: "'" + kind + "'") THEN \(test) ELSE false END)"
+        }
+        func equal(_ value: JSONValue) -> SQL {
+            switch value {
+            case .string(let string): typed("string", "lower(\(text)) = lower(\(string))")
+            case .number(let number): typed("number", "\(text)::float8 = \(number)")
+            default: "COALESCE(\(json) = \(PostgresJSON(rawJSON: value.jsonText))::jsonb, false)"
+            }
+        }
+        func number(_ op: String, _ value: JSONValue) -> SQL {
+            guard case .number(let bound) = value else { return "false" }
+            return typed("number", "\(text)::float8 \(unsafeRaw: op) \(bound)")
+        }
+        func string(_ value: JSONValue, _ test: (SQL) -> SQL) -> SQL {
+            guard case .string(let part) = value else { return "false" }
+            return typed("string", test("lower(\(part))"))
+        }
+        switch filter.op {
+        case .exists: return "COALESCE(jsonb_typeof(\(json)) <> 'null', false)"
+        case .notExists: return "COALESCE(jsonb_typeof(\(json)) = 'null', true)"
+        case .eq: return equal(filter.value)
+        case .ne: return "(NOT \(equal(filter.value)))"
+        case .in, .notIn:
+            guard case .array(let items) = filter.value else { return "false" }
+            let any: SQL = "(\(SQL.joined(items.map(equal), separator: " OR ")))"
+            return filter.op == .in ? any : "(NOT \(any))"
+        case .contains: return string(filter.value) { "strpos(lower(\(text)), \($0)) > 0" }
+        case .startsWith: return string(filter.value) { "starts_with(lower(\(text)), \($0))" }
+        case .endsWith: return string(filter.value) { "right(lower(\(text)), char_length(\($0))) = \($0)" }
+        case .gt: return number(">", filter.value)
+        case .gte: return number(">=", filter.value)
+        case .lt: return number("<", filter.value)
+        case .lte: return number("<=", filter.value)
+        case .between:
+            guard case .array(let bounds) = filter.value, bounds.count == 2, case .number(let low) = bounds[0],
+                case .number(let high) = bounds[1]
+            else { return "false" }
+            return typed("number", "\(text)::float8 BETWEEN \(low) AND \(high)")
         }
     }
 

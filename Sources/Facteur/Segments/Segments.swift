@@ -9,19 +9,27 @@ public struct Segment: Sendable, Encodable {
     public var rule: JSONValue
     /// The same tree in the text syntax.
     public var text: String
+    /// `dynamic` (evaluated each time it is used) or `static` (a stored snapshot).
     public var kind: String
+    /// When a static segment's snapshot was last taken.
+    public var refreshedAt: Date?
     public var createdAt: Date
     public var updatedAt: Date
 
     enum CodingKeys: String, CodingKey {
         case id, name, description, rule, text, kind
+        case refreshedAt = "refreshed_at"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
     }
 }
 
-/// Segment CRUD, preview and members. Every rule is checked against the field registry and the
-/// other segments (references must exist and may not loop) before it is stored.
+/// Segment CRUD, preview, members and snapshots. Every rule is checked against the field registry
+/// and the other segments (references must exist and may not loop) before it is stored.
+///
+/// A dynamic segment is evaluated each time it is used. A static one keeps the members it had
+/// when it was created or last refreshed (`segment_members`), like a list frozen for a one-off
+/// send or a hand-over; its members, campaigns and other segments that use it read that snapshot.
 public struct Segments: Sendable {
     let database: Database
 
@@ -33,18 +41,37 @@ public struct Segments: Sendable {
         SegmentSchema(customFields: try await FieldRegistry(database: database).list())
     }
 
-    /// The stored definitions, by id; one that no longer checks (a field since deleted) is left
-    /// out, so a reference to it fails with "no segment" rather than a wrong query.
-    public func definitions(schema: SegmentSchema, on connection: PostgresConnection? = nil) async throws -> [Int64: SegmentRule] {
+    /// A compiler that knows every stored segment: their definitions, and which are snapshots. A
+    /// definition that no longer checks (a field since deleted) is left out, so a reference to
+    /// it fails with "no segment" rather than a wrong query.
+    public func compiler(
+        schema: SegmentSchema, on connection: PostgresConnection? = nil, now: Date = Date()
+    ) async throws -> SegmentCompiler {
         var definitions: [Int64: SegmentRule] = [:]
+        var snapshots: Set<Int64> = []
         let sql = database.sql("segment-definitions")
         let rows: PostgresRows
         if let connection { rows = try await connection.query(sql) } else { rows = try await database.pool.query(sql) }
         for row in rows {
+            let id = try row.decode(Int64.self, "id")
             let json = try row.decode(PostgresJSON.self, "definition").decode(as: JSONValue.self)
-            definitions[try row.decode(Int64.self, "id")] = try? SegmentRule(json: json, schema: schema)
+            definitions[id] = try? SegmentRule(json: json, schema: schema)
+            if try row.decode(String.self, "kind") == "static" { snapshots.insert(id) }
         }
-        return definitions
+        return SegmentCompiler(schema: schema, segments: definitions, snapshots: snapshots, now: now)
+    }
+
+    /// Runs `body` in a transaction set up to evaluate segments (see `segment-settings`).
+    public func evaluating<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await database.pool.withTransaction { tx in
+            try await Self.prepareEvaluation(on: tx, database: database)
+            return try await body(tx)
+        }
+    }
+
+    /// Sets up the current transaction to evaluate segments: JIT off, room to hash id sets.
+    public static func prepareEvaluation(on connection: PostgresConnection, database: Database) async throws {
+        _ = try await connection.query(database.sql("segment-settings"))
     }
 
     /// The rule of a request: `rule` (the JSON tree) or `text` (the text syntax), one of them.
@@ -80,47 +107,94 @@ public struct Segments: Sendable {
         let object = try JSONObject(body)
         try object.rejectUnknownKeys(["name", "description", "rule", "text", "kind"])
         let name = try Self.name(object, required: true)!
-        if let kind = try object.string("kind"), kind != "dynamic" {
-            throw FacteurError.invalid("kind", "only dynamic segments (evaluated when used) can be made for now")
-        }
+        let kind = try Self.kind(object) ?? "dynamic"
         let schema = try await schema()
         let rule = try rule(object, schema: schema, required: true)!
         let description = try object.string("description", maxLength: 2000) ?? ""
         let id: Int64 = try await withSegmentsLocked { tx in
             // References must exist and must not loop; compiling checks both.
-            _ = try SegmentCompiler(schema: schema, segments: try await definitions(schema: schema, on: tx)).predicate(rule)
-            let rows = try await tx.query(database.sql("segment-insert", name, description, PostgresJSON(rawJSON: rule.json.jsonText)))
-            return try rows[0].decode(Int64.self, "id")
+            let compiler = try await compiler(schema: schema, on: tx)
+            _ = try compiler.predicate(rule)
+            let rows = try await tx.query(
+                database.sql("segment-insert", name, description, PostgresJSON(rawJSON: rule.json.jsonText), kind))
+            let id = try rows[0].decode(Int64.self, "id")
+            if kind == "static" { try await snapshot(id: id, rule: rule, compiler: compiler, on: tx) }
+            return id
         }
         return try await get(id: id)
     }
 
     public func update(id: Int64, _ body: JSONValue) async throws -> Segment {
         let object = try JSONObject(body)
-        try object.rejectUnknownKeys(["name", "description", "rule", "text"])
-        _ = try await get(id: id)
+        try object.rejectUnknownKeys(["name", "description", "rule", "text", "kind"])
+        let current = try await get(id: id)
         let schema = try await schema()
         let rule = try rule(object, schema: schema, required: false)
         let name = try Self.name(object, required: false)
         let description = try object.string("description", maxLength: 2000)
+        let kind = try Self.kind(object)
         try await withSegmentsLocked { tx in
-            if let rule {
-                var definitions = try await definitions(schema: schema, on: tx)
-                definitions[id] = rule
-                _ = try SegmentCompiler(schema: schema, segments: definitions).predicate(.segment(id))
+            let compiler = try await compiler(schema: schema, on: tx)
+            var definitions = compiler.segments
+            if let rule { definitions[id] = rule }
+            guard let definition = definitions[id] else {
+                throw FacteurError(.conflict, "segment \(id) no longer checks against the field registry; give it a new rule")
             }
+            let updated = SegmentCompiler(schema: schema, segments: definitions, snapshots: compiler.snapshots, now: compiler.now)
+            _ = try updated.predicate(.segment(id))
             let rows = try await tx.query(
-                database.sql("segment-update", id, name, description, rule.map { PostgresJSON(rawJSON: $0.json.jsonText) }))
+                database.sql("segment-update", id, name, description, rule.map { PostgresJSON(rawJSON: $0.json.jsonText) }, kind))
             guard !rows.isEmpty else { throw FacteurError.notFound("no segment with id \(id)") }
+            switch (current.kind, kind ?? current.kind) {
+            case ("static", "dynamic"):
+                _ = try await tx.query(database.sql("segment-members-clear", id))
+                _ = try await tx.query(database.sql("segment-refreshed", id, false))
+            case (_, "static") where rule != nil || current.kind != "static":
+                // A new rule or a new snapshot: the members are taken again, now.
+                try await snapshot(id: id, rule: definition, compiler: updated, on: tx)
+            default: break
+            }
         }
         return try await get(id: id)
+    }
+
+    /// Takes a static segment's snapshot again: its members become whoever its rule selects now.
+    public func refresh(id: Int64) async throws -> Segment {
+        let schema = try await schema()
+        try await withSegmentsLocked { tx in
+            let compiler = try await compiler(schema: schema, on: tx)
+            guard let row = try await tx.query(database.sql("segment-select", id)).first else {
+                throw FacteurError.notFound("no segment with id \(id)")
+            }
+            guard try row.decode(String.self, "kind") == "static" else {
+                throw FacteurError(
+                    .conflict, "segment \(id) is dynamic: it is evaluated each time it is used, there is no snapshot to refresh")
+            }
+            guard let rule = compiler.segments[id] else {
+                throw FacteurError(.conflict, "segment \(id) no longer checks against the field registry; update its rule")
+            }
+            try await snapshot(id: id, rule: rule, compiler: compiler, on: tx)
+        }
+        return try await get(id: id)
+    }
+
+    /// Replaces the snapshot of segment `id` with the members of `rule` (its definition: the
+    /// segments it uses are read as they are, snapshots included), in the caller's transaction.
+    private func snapshot(id: Int64, rule: SegmentRule, compiler: SegmentCompiler, on tx: PostgresConnection) async throws {
+        try await Self.prepareEvaluation(on: tx, database: database)
+        _ = try await tx.query(database.sql("segment-members-clear", id))
+        _ = try await tx.query(
+            "INSERT INTO segment_members (segment_id, subscriber_id) SELECT \(id), s.id FROM subscribers s WHERE \(try compiler.predicate(rule))"
+        )
+        _ = try await tx.query(database.sql("segment-refreshed", id, true))
     }
 
     public func delete(id: Int64) async throws {
         let schema = try await schema()
         do {
             try await withSegmentsLocked { tx in
-                let users = try await definitions(schema: schema, on: tx).filter { $0.value.referencedSegments.contains(id) }.keys.sorted()
+                let users = try await compiler(schema: schema, on: tx).segments.filter { $0.value.referencedSegments.contains(id) }.keys
+                    .sorted()
                 guard users.isEmpty else {
                     throw FacteurError(
                         .conflict, "segment \(id) is used by segment \(users.map(String.init).joined(separator: ", ")); change those first")
@@ -146,18 +220,16 @@ public struct Segments: Sendable {
     /// The rule of a stored segment (`id`) or of a text, and a compiler that knows every segment.
     public func compiled(id: Int64?, text: String?, now: Date = Date()) async throws -> (rule: SegmentRule, compiler: SegmentCompiler) {
         let schema = try await schema()
-        let definitions = try await definitions(schema: schema)
-        let rule: SegmentRule
+        let compiler = try await compiler(schema: schema, now: now)
         switch (id, text) {
         case (let id?, nil):
             _ = try await get(id: id)
-            rule = .segment(id)
+            return (.segment(id), compiler)
         case (nil, let text?):
-            rule = try SegmentText.parse(text, schema: schema)
+            return (try SegmentText.parse(text, schema: schema), compiler)
         default:
             throw FacteurError.invalid("segment", "name a segment by id, or give a rule as text, one of them")
         }
-        return (rule, SegmentCompiler(schema: schema, segments: definitions, now: now))
     }
 
     /// What a rule selects, before it is saved: the count, the first members, and the SQL.
@@ -180,36 +252,62 @@ public struct Segments: Sendable {
         try object.rejectUnknownKeys(["rule", "text"])
         let schema = try await schema()
         let rule = try rule(object, schema: schema, required: true)!
-        let compiler = SegmentCompiler(schema: schema, segments: try await definitions(schema: schema), now: now)
-        let count = try await database.pool.query(try compiler.count(rule))[0].decode(Int.self, "n")
-        let page = try await members(rule, compiler: compiler, after: 0, limit: 50)
-        let members = try compiler.members(rule)
+        let compiler = try await compiler(schema: schema, now: now)
+        let (count, page) = try await evaluating { tx in
+            (
+                try await tx.query(try compiler.count(rule))[0].decode(Int.self, "n"),
+                try await members(rule, compiler: compiler, after: 0, limit: 50, on: tx)
+            )
+        }
+        let sql = try compiler.members(rule)
         return Preview(
-            count: count, members: page.items, text: SegmentText.format(rule), sql: members.text, parameters: members.binds.map(\.value))
+            count: count, members: page.items, text: SegmentText.format(rule), sql: sql.text, parameters: sql.binds.map(\.value))
     }
 
     /// A stored segment's members, by id, in keyset pages.
     public func members(id: Int64, after: Int64, limit: Int, now: Date = Date()) async throws -> Page<Member> {
-        let schema = try await schema()
-        let definitions = try await definitions(schema: schema)
-        guard let rule = definitions[id] else {
+        let compiler = try await checkedCompiler(id: id, now: now)
+        return try await evaluating { tx in try await members(.segment(id), compiler: compiler, after: after, limit: limit, on: tx) }
+    }
+
+    /// Every member's id, in order: one evaluation, for exports.
+    public func memberIDs(id: Int64, now: Date = Date()) async throws -> [Int64] {
+        let compiler = try await checkedCompiler(id: id, now: now)
+        return try await evaluating { tx in
+            try await tx.query(try compiler.members(.segment(id))).map { try $0.decode(Int64.self, "id") }
+        }
+    }
+
+    /// A compiler for a stored segment that exists and still checks.
+    private func checkedCompiler(id: Int64, now: Date) async throws -> SegmentCompiler {
+        let compiler = try await compiler(schema: try await schema(), now: now)
+        guard compiler.segments[id] != nil else {
             _ = try await get(id: id)
             throw FacteurError(.conflict, "segment \(id) no longer checks against the field registry; update its rule")
         }
-        return try await members(
-            rule, compiler: SegmentCompiler(schema: schema, segments: definitions, now: now), after: after, limit: limit)
+        return compiler
     }
 
-    private func members(_ rule: SegmentRule, compiler: SegmentCompiler, after: Int64, limit: Int) async throws -> Page<Member> {
+    private func members(
+        _ rule: SegmentRule, compiler: SegmentCompiler, after: Int64, limit: Int, on tx: PostgresConnection
+    ) async throws -> Page<Member> {
         let limit = max(1, min(limit, 1000))
         let sql: SQL =
             "SELECT s.id, s.email, s.name FROM subscribers s WHERE s.id > \(after) AND \(try compiler.predicate(rule)) ORDER BY s.id LIMIT \(limit + 1)"
-        let rows = try await database.pool.query(sql)
-        let members = try rows.map {
+        let members = try await tx.query(sql).map {
             Member(
                 id: try $0.decode(Int64.self, "id"), email: try $0.decode(String.self, "email"), name: try $0.decode(String.self, "name"))
         }
         return Page(fetched: members, limit: limit, id: \.id)
+    }
+
+    private static func kind(_ object: JSONObject) throws -> String? {
+        guard let kind = try object.string("kind") else { return nil }
+        guard kind == "dynamic" || kind == "static" else {
+            throw FacteurError.invalid(
+                "kind", "must be dynamic (evaluated each time it is used) or static (a snapshot, refreshed on demand)")
+        }
+        return kind
     }
 
     private static func name(_ object: JSONObject, required: Bool) throws -> String? {
@@ -224,7 +322,8 @@ public struct Segments: Sendable {
         return Segment(
             id: try row.decode(Int64.self, "id"), name: try row.decode(String.self, "name"),
             description: try row.decode(String.self, "description"), rule: json, text: text ?? "",
-            kind: try row.decode(String.self, "kind"), createdAt: try row.decode(Date.self, "created_at"),
+            kind: try row.decode(String.self, "kind"), refreshedAt: try row.decode(Date?.self, "refreshed_at"),
+            createdAt: try row.decode(Date.self, "created_at"),
             updatedAt: try row.decode(Date.self, "updated_at"))
     }
 }

@@ -12,7 +12,10 @@ public struct SubscriberExporter: Sendable {
 
     /// Calls `write` with CSV chunks (header first). Cells starting with `=`, `+`, `-` or `@` are
     /// prefixed with `'` when `forSpreadsheets` is set, so a spreadsheet never runs them as formulas.
-    public func export(forSpreadsheets: Bool = false, pageSize: Int = 5000, write: ([UInt8]) async throws -> Void) async throws -> Int {
+    /// With `only`, the people of that list (a segment's members, in id order), else everyone.
+    public func export(
+        only ids: [Int64]? = nil, forSpreadsheets: Bool = false, pageSize: Int = 5000, write: ([UInt8]) async throws -> Void
+    ) async throws -> Int {
         let fields = try await FieldRegistry(database: database).list()
         let writer = CSVWriter(neutralizeFormulas: forSpreadsheets)
         var buffer: [UInt8] = []
@@ -20,9 +23,17 @@ public struct SubscriberExporter: Sendable {
         try await write(buffer)
         var after: Int64 = 0
         var total = 0
+        var next = ids.map { $0[...] }
         while true {
-            let rows = try await database.pool.query(database.sql("subscribers-export", after, pageSize))
-            guard !rows.isEmpty else { break }
+            let rows: PostgresRows
+            if let remaining = next {
+                guard !remaining.isEmpty else { break }
+                rows = try await database.pool.query(database.sql("subscribers-export-of", Array(remaining.prefix(pageSize))))
+                next = remaining.dropFirst(pageSize)
+            } else {
+                rows = try await database.pool.query(database.sql("subscribers-export", after, pageSize))
+                guard !rows.isEmpty else { break }
+            }
             buffer.removeAll(keepingCapacity: true)
             for row in rows {
                 let attributes = try row.decode(PostgresJSON.self, "attributes").decode(as: [String: JSONValue].self)
