@@ -48,12 +48,17 @@ build_facteur() {
 
 # Under the repo's .facteur/ when the server's user can get there, else under /var/tmp. A script
 # may define bench_cleanup, run first on exit (to stop processes it started).
+# With a NAME, the cluster is kept: `start_cluster NAME` reuses .facteur/NAME when it exists (no
+# initdb; `cluster_reused` is then true) and stops it at exit without removing it, for benchmarks
+# whose data takes long to build.
 start_cluster() {
+    cluster_name="${1:-}"
     cluster=""
+    cluster_reused=false
     if mkdir -p "$repo/.facteur" 2>/dev/null && { ! $as_root || runuser -u postgres -- test -x "$repo/.facteur"; }; then
-        cluster="$repo/.facteur/bench-pg-$$"
+        cluster="$repo/.facteur/${cluster_name:-bench-pg-$$}"
     else
-        cluster="/var/tmp/facteur-bench-$$"
+        cluster="/var/tmp/facteur-${cluster_name:-bench-$$}"
     fi
     socket_dir="$cluster"
     started=false
@@ -65,6 +70,11 @@ start_cluster() {
             printf '\ncluster left running: psql -h %s -U postgres -d bench_facteur\n' "$socket_dir" >&2
             printf 'stop it with: %spg_ctl -D %s -m fast stop && rm -rf %s\n' \
                 "$($as_root && echo 'runuser -u postgres -- ')" "$cluster/data" "$cluster" >&2
+            exit "$status"
+        fi
+        if [[ -n "$cluster_name" ]]; then
+            if $started; then as_pg "$pg_bin/pg_ctl" -D "$cluster/data" -m fast -w stop >/dev/null 2>&1 || true; fi
+            if [[ "$socket_dir" != "$cluster" ]]; then rm -rf "$socket_dir"; fi
             exit "$status"
         fi
         if $started; then as_pg "$pg_bin/pg_ctl" -D "$cluster/data" -m immediate -w stop >/dev/null 2>&1 || true; fi
@@ -81,9 +91,14 @@ start_cluster() {
     if ((${#cluster} > 80)); then socket_dir="$(mktemp -d /tmp/facteur-bench-sock.XXXXXX)"; fi
     if $as_root; then chown postgres:postgres "$cluster" "$socket_dir"; fi
 
-    log "starting PostgreSQL ($pg_bin) in $cluster"
-    as_pg "$pg_bin/initdb" -D "$cluster/data" -U postgres -A trust -E UTF8 --no-locale --no-sync >"$cluster/initdb.log" 2>&1 ||
-        { cat "$cluster/initdb.log" >&2; die "initdb failed"; }
+    if [[ -n "$cluster_name" && -f "$cluster/data/PG_VERSION" ]]; then
+        cluster_reused=true
+        log "starting PostgreSQL ($pg_bin) in $cluster (kept from an earlier run)"
+    else
+        log "starting PostgreSQL ($pg_bin) in $cluster"
+        as_pg "$pg_bin/initdb" -D "$cluster/data" -U postgres -A trust -E UTF8 --no-locale --no-sync >"$cluster/initdb.log" 2>&1 ||
+            { cat "$cluster/initdb.log" >&2; die "initdb failed"; }
+    fi
     # Statements of 250 ms or more are logged: results can name the slow phases.
     pg_options="-c listen_addresses='' -c unix_socket_directories='$socket_dir' -c log_min_duration_statement=250"
     pg_options+=" ${FACTEUR_BENCH_PG_OPTIONS:-}"

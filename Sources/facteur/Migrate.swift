@@ -15,6 +15,8 @@ struct Migrate: AsyncParsableCommand {
             configuration: try environment.databaseConfiguration(), home: environment.home, maxConnections: 1, logger: logger)
         let applied = try await Migrator(directory: environment.home.migrationsDirectory).migrate(database.pool, logger: logger)
         print(applied.isEmpty ? "The database is up to date." : "Applied migrations: \(applied.map(String.init).joined(separator: ", ")).")
+        let statistics = try await FieldRegistry(database: database).ensureStatistics()
+        if statistics > 0 { print("Created statistics for \(statistics) custom fields.") }
         await database.pool.close()
     }
 }

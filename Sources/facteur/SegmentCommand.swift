@@ -65,7 +65,7 @@ struct SegmentCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await target.withRule { _, segments, rule, compiler in
-                let members: SQL = "SELECT s.id, s.email FROM subscribers s WHERE \(try compiler.predicate(rule)) ORDER BY s.id"
+                let members = try compiler.select("s.id, s.email", where: rule, then: " ORDER BY s.id")
                 for row in try await segments.evaluating({ tx in try await tx.query(members) }) {
                     print("\(try row.decode(Int64.self, "id")),\(try row.decode(String.self, "email"))")
                 }

@@ -58,6 +58,8 @@ func runServer(
     if let onStarted { app.addServices(StartupNotice(action: onStarted)) }
     // A bad query stops the process here, at start, not in a request at 3 a.m.
     try await database.queries.verify(on: database.pool)
+    let statistics = try await FieldRegistry(database: database).ensureStatistics()
+    if statistics > 0 { logger.info("created statistics for \(statistics) custom fields (segments estimate from them)") }
     let extraServices = try await extraServices()
     let group = ServiceGroup(
         configuration: .init(

@@ -54,6 +54,44 @@ struct SegmentCompilerTests {
         }
     }
 
+    /// A custom field's condition must be the very expression its statistics describe, or
+    /// PostgreSQL guesses its share of people (half a percent) and plans on that guess.
+    @Test func custom_field_conditions_are_estimated_from_their_statistics() async throws {
+        try await withFacteurDatabase { database in
+            let registry = FieldRegistry(database: database)
+            for json in [#"{"key": "plan", "type": "text"}"#, #"{"key": "seats", "type": "number"}"#] {
+                _ = try await registry.create(try JSONValue.parse(Data(json.utf8)))
+            }
+            try await database.pool.execute(
+                """
+                INSERT INTO subscribers (email, attributes)
+                SELECT 'p' || g || '@example.com',
+                       jsonb_build_object('plan', CASE WHEN g % 4 = 0 THEN 'Trial' ELSE 'free' END, 'seats', g % 10)
+                  FROM generate_series(1, 4000) AS g
+                """)
+            try await database.pool.execute("ANALYZE subscribers")
+            let schema = SegmentSchema(customFields: try await registry.list())
+            func estimate(_ text: String) async throws -> Int {
+                let count = try SegmentCompiler(schema: schema).count(try SegmentText.parse(text, schema: schema))
+                let plan = try await database.pool.query(SQL(unsafeSQL: "EXPLAIN " + count.text, binds: count.binds))
+                    .map { try $0.decode(String.self, "QUERY PLAN") }
+                guard let scan = plan.first(where: { $0.contains("Scan on subscribers") }),
+                    let rows = scan.range(of: #"rows=(\d+)"#, options: .regularExpression).map({ Int(scan[$0].dropFirst(5))! })
+                else { throw TestSetupError(description: plan.joined(separator: "\n")) }
+                return rows
+            }
+            // 1,000 of 4,000 are on the trial plan (any case); 1,600 have more than 5 seats.
+            #expect((800...1200).contains(try await estimate(#"plan = "trial""#)))
+            #expect((1300...1900).contains(try await estimate("seats > 5")))
+
+            // Fields registered before the statistics existed get them from `facteur migrate`.
+            try await database.pool.execute("DROP STATISTICS facteur_field_plan")
+            #expect(try await registry.ensureStatistics() == 1)
+            #expect(try await registry.ensureStatistics() == 0)
+            #expect((800...1200).contains(try await estimate(#"plan = "trial""#)))
+        }
+    }
+
     @Test func the_seed_articles_segments_run() async throws {
         try await withFacteurDatabase { database in
             var random = SeededRandom(seed: 11)
@@ -77,8 +115,8 @@ struct SegmentCompilerTests {
             }
             // A segment that refers to itself, through another, is refused.
             let looping = SegmentCompiler(schema: Self.schema, segments: [1: .segment(2), 2: .segment(1)], now: Self.now)
-            #expect(throws: FacteurError.self) { try looping.predicate(.segment(1)) }
-            #expect(throws: FacteurError.self) { try compiler.predicate(.segment(99)) }
+            #expect(throws: FacteurError.self) { try looping.check(.segment(1)) }
+            #expect(throws: FacteurError.self) { try compiler.check(.segment(99)) }
         }
     }
 
@@ -204,7 +242,7 @@ struct SegmentCompilerTests {
 
     static func randomRule(depth: Int, using random: inout SeededRandom) -> SegmentRule {
         func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &random)] }
-        let branch = depth < 3 ? Int.random(in: 0..<14, using: &random) : Int.random(in: 3..<14, using: &random)
+        let branch = depth < 3 ? Int.random(in: 0..<15, using: &random) : Int.random(in: 3..<15, using: &random)
         func window() -> SegmentRule.Window? {
             switch Int.random(in: 0..<3, using: &random) {
             case 0: return nil
@@ -216,6 +254,19 @@ struct SegmentCompilerTests {
         }
         func count() -> SegmentRule.CountBound {
             pick([.atLeastOne, .atLeastOne, .init(min: 0, max: 0), .init(min: 2), .init(min: 1, max: 3), .init(max: 1)])
+        }
+        func company() -> SegmentRule {
+            let conditions: [SegmentRule.Condition] = [
+                .init(field: "industry", type: .text, op: pick([.eq, .ne]), value: .text(pick(["hvac", "Health"]))),
+                .init(field: "naics", type: .text, op: .startsWith, value: .text(pick(["2382", "238220", "62"]))),
+                .init(field: "employees", type: .number, op: .between, value: .numberRange(5, 15)),
+                .init(field: "revenue", type: .number, op: pick([.gt, .notExists]), value: .number(1_000_000)),
+                .init(field: "region", type: .text, op: .in, value: .texts(["QC"])),
+                .init(field: "name", type: .text, op: pick([.eq, .ne]), value: .text("froid")),
+            ]
+            var condition = pick(conditions)
+            if condition.op == .notExists { condition.value = .none }
+            return .company(condition)
         }
         switch branch {
         case 0: return .and((0..<Int.random(in: 2...3, using: &random)).map { _ in randomRule(depth: depth + 1, using: &random) })
@@ -247,18 +298,7 @@ struct SegmentCompilerTests {
                 .init(field: "score", type: .number, op: pick([.gte, .lt]), value: .number(pick([25, 50, 75.5]))),
             ]
             return .field(pick(conditions))
-        case 5:
-            let conditions: [SegmentRule.Condition] = [
-                .init(field: "industry", type: .text, op: pick([.eq, .ne]), value: .text(pick(["hvac", "Health"]))),
-                .init(field: "naics", type: .text, op: .startsWith, value: .text(pick(["2382", "238220", "62"]))),
-                .init(field: "employees", type: .number, op: .between, value: .numberRange(5, 15)),
-                .init(field: "revenue", type: .number, op: pick([.gt, .notExists]), value: .number(1_000_000)),
-                .init(field: "region", type: .text, op: .in, value: .texts(["QC"])),
-                .init(field: "name", type: .text, op: pick([.eq, .ne]), value: .text("froid")),
-            ]
-            var condition = pick(conditions)
-            if condition.op == .notExists { condition.value = .none }
-            return .company(condition)
+        case 5: return company()
         case 6: return .topic(key: pick(["news", "events", "offers"]), state: pick(SegmentRule.TopicState.allCases))
         case 7, 8, 9:
             let kind = pick(SegmentRule.Activity.Kind.allCases)
@@ -293,6 +333,10 @@ struct SegmentCompilerTests {
                     dimension: device ? .device : .client, value: device ? pick(["mobile", "desktop"]) : pick(["gmail", "Outlook"]),
                     mostly: mostly,
                     window: mostly ? nil : window()))
+        case 13:
+            // Several company conditions together, as B2B segments have them (checked in one pass).
+            let group = (0..<Int.random(in: 2...3, using: &random)).map { _ in company() }
+            return Bool.random(using: &random) ? .and(group) : .not(.or(group))
         default:
             return .segment(Int64(Int.random(in: 1...2, using: &random)))
         }

@@ -78,7 +78,7 @@ public struct Campaigns: Sendable {
             // It must compile with everything it uses, or the campaign would fail at start.
             let segments = Segments(database: database)
             do {
-                _ = try await segments.compiler(schema: try await segments.schema()).predicate(.segment(segmentID))
+                try await segments.compiler(schema: try await segments.schema()).check(.segment(segmentID))
             } catch let error as FacteurError {
                 throw FacteurError.invalid("segment_id", "segment \(segmentID) cannot be used: \(error.message)")
             }

@@ -99,11 +99,35 @@ public struct FieldRegistry: Sendable {
         }
         let label = try object.string("label", maxLength: 200) ?? key
         do {
-            let rows = try await database.pool.query(database.sql("field-insert", key, type.rawValue, label))
-            return Field(key: key, type: type, label: label, createdAt: try rows[0].decode(Date.self, "created_at"))
+            let field = try await database.pool.withTransaction { tx in
+                let rows = try await tx.query(database.sql("field-insert", key, type.rawValue, label))
+                let field = Field(key: key, type: type, label: label, createdAt: try rows[0].decode(Date.self, "created_at"))
+                if let statistics = SegmentCompiler.statistics(for: field) { try await tx.execute(SQL(unsafeSQL: statistics)) }
+                return field
+            }
+            return field
         } catch let error as PostgresError where error.isUniqueViolation {
             throw FacteurError(.conflict, "a field with key '\(key)' already exists", field: "key")
         }
+    }
+
+    /// Creates the statistics segments need (see `SegmentCompiler.statistics(for:)`) for the
+    /// fields that lack them, and has PostgreSQL gather them; returns how many were missing.
+    /// Run at start, for fields registered before the statistics existed.
+    @discardableResult
+    public func ensureStatistics() async throws -> Int {
+        let existing = Set(
+            try await database.pool.query("SELECT stxname FROM pg_statistic_ext WHERE stxrelid = 'subscribers'::regclass").map {
+                try $0.decode(String.self, "stxname")
+            })
+        var created = 0
+        for field in try await list() where !existing.contains("facteur_field_\(field.key)") {
+            guard let statistics = SegmentCompiler.statistics(for: field) else { continue }
+            try await database.pool.execute(SQL(unsafeSQL: statistics))
+            created += 1
+        }
+        if created > 0 { try await database.pool.execute("ANALYZE subscribers") }
+        return created
     }
 
     /// Built-in subscriber columns; the migration's CHECK holds the same list.

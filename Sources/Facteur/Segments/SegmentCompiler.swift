@@ -48,18 +48,45 @@ public struct SegmentCompiler: Sendable {
 
     /// `SELECT s.id … ORDER BY s.id` of the members.
     public func members(_ rule: SegmentRule) throws -> SQL {
-        "SELECT s.id FROM subscribers s WHERE \(try predicate(rule)) ORDER BY s.id"
+        try select("s.id", where: rule, then: " ORDER BY s.id")
     }
 
     public func count(_ rule: SegmentRule) throws -> SQL {
-        "SELECT count(*) AS n FROM subscribers s WHERE \(try predicate(rule))"
+        try select("count(*) AS n", where: rule)
     }
 
-    public func predicate(_ rule: SegmentRule) throws -> SQL {
+    /// `SELECT columns FROM subscribers s WHERE` the rule `[AND also] then`, with the sets it
+    /// computes once ahead (`WITH`). `also` and `then` are the caller's SQL (a page's bound, an
+    /// order and a limit).
+    public func select(_ columns: SQL, where rule: SegmentRule, also condition: SQL? = nil, then suffix: SQL = "") throws -> SQL {
+        try check(rule)
+        let shared = Shared()
+        var predicate = try part(rule, negated: false, topLevel: true, shared: shared).sql(topLevel: true)
+        if let condition { predicate = "\(condition) AND \(predicate)" }
+        var sql: SQL = ""
+        if !shared.sets.isEmpty {
+            let sets = shared.sets.enumerated().map {
+                "segment_set_\(unsafeRaw: String($0.offset + 1)) AS MATERIALIZED (\($0.element))" as SQL
+            }
+            sql.append("WITH \(SQL.joined(sets, separator: ", ")) ")
+        }
+        sql.append("SELECT \(columns) FROM subscribers s WHERE \(predicate)\(suffix)")
+        return sql
+    }
+
+    /// Checks that the rule compiles: the segments it uses exist and do not loop, and it stays
+    /// within the size bound.
+    public func check(_ rule: SegmentRule) throws {
         var visiting: Set<Int64> = []
         var leaves = 0
         try expand(rule, visiting: &visiting, leaves: &leaves)
-        return try compile(rule, negated: false, topLevel: true)
+    }
+
+    /// Sets the query computes once, ahead of the rest (`WITH … AS MATERIALIZED`): a count or a
+    /// sum per person over events, under a parallel scan, would otherwise be computed again by
+    /// every worker.
+    private final class Shared {
+        var sets: [SQL] = []
     }
 
     /// Conditions a rule may reach once the segments it uses are put in place (each brings its
@@ -89,74 +116,146 @@ public struct SegmentCompiler: Sendable {
         }
     }
 
-    /// The SQL of `rule`, or of `not rule` when `negated`. `topLevel`: the condition is one of
-    /// those that must all hold, where PostgreSQL can join instead of filtering.
-    private func compile(_ rule: SegmentRule, negated: Bool, topLevel: Bool) throws -> SQL {
+    /// A compiled condition: an expression on the person's row, or the membership (or, when
+    /// `negated`, the absence) of a set of subscriber ids (SQL selecting a `subscriber_id`).
+    enum Part {
+        case sql(SQL)
+        case set(SQL, negated: Bool)
+        /// A set worth computing once for the whole query (a GROUP BY over events).
+        case once(SQL, negated: Bool)
+
+        func sql(topLevel: Bool) -> SQL {
+            switch self {
+            case .sql(let sql): sql
+            case .set(let rows, let negated), .once(let rows, let negated):
+                SegmentCompiler.member(of: rows, negated: negated, topLevel: topLevel)
+            }
+        }
+    }
+
+    /// `rule`, or `not rule` when `negated`. `topLevel`: the condition is one of those that must
+    /// all hold, where PostgreSQL can join instead of filtering.
+    private func part(_ rule: SegmentRule, negated: Bool, topLevel: Bool, shared: Shared) throws -> Part {
+        let built = try build(rule, negated: negated, topLevel: topLevel, shared: shared)
+        guard case .once(let rows, let negated) = built else { return built }
+        shared.sets.append(rows)
+        return .set("SELECT subscriber_id FROM segment_set_\(unsafeRaw: String(shared.sets.count))", negated: negated)
+    }
+
+    private func build(_ rule: SegmentRule, negated: Bool, topLevel: Bool, shared: Shared) throws -> Part {
         switch rule {
         case .and(let children):
-            let parts = try children.map { try compile($0, negated: negated, topLevel: topLevel && !negated) }
-            return "(\(SQL.joined(parts, separator: negated ? " OR " : " AND ")))"
+            return negated
+                ? try disjunction(children, negated: true, shared: shared)
+                : .sql(try conjunction(children, negated: false, topLevel: topLevel, shared: shared))
         case .or(let children):
-            let parts = try children.map { try compile($0, negated: negated, topLevel: topLevel && negated) }
-            return "(\(SQL.joined(parts, separator: negated ? " AND " : " OR ")))"
+            return negated
+                ? .sql(try conjunction(children, negated: true, topLevel: topLevel, shared: shared))
+                : try disjunction(children, negated: false, shared: shared)
         case .not(let child):
-            return try compile(child, negated: !negated, topLevel: topLevel)
+            return try part(child, negated: !negated, topLevel: topLevel, shared: shared)
         case .segment(let id):
             if snapshots.contains(id) {
-                return Self.member(
-                    of: "SELECT m.subscriber_id FROM segment_members m WHERE m.segment_id = \(id)", negated: negated, topLevel: topLevel)
+                return .set("SELECT m.subscriber_id FROM segment_members m WHERE m.segment_id = \(id)", negated: negated)
             }
-            return try compile(segments[id]!, negated: negated, topLevel: topLevel)
+            return try part(segments[id]!, negated: negated, topLevel: topLevel, shared: shared)
         case .field(let condition):
-            let match = Self.compare(try fieldValue(condition), condition, now: now)
-            return negated ? "(NOT \(match))" : match
+            return .sql(
+                Self.compare(
+                    try fieldValue(condition), condition, now: now, negated: negated,
+                    nullable: !Self.requiredFields.contains(condition.field), caseless: Self.lowercaseFields.contains(condition.field)))
         case .company(let condition):
             // Every company_id names a company (a foreign key): a person matches through theirs,
             // or by having none when a missing value matches.
-            let match = Self.compare(companyValue(condition), condition, now: now)
-            let companies: SQL = "s.company_id IN (SELECT c.id FROM companies c WHERE \(negated ? "(NOT \(match))" : match))"
-            let withoutCompany = (Self.whenMissing(condition.op) == "true") != negated
-            return withoutCompany ? "(s.company_id IS NULL OR \(companies))" : companies
+            let companies: SQL = "s.company_id IN (SELECT c.id FROM companies c WHERE \(companyCondition(condition, negated: negated)))"
+            return .sql((Self.whenMissing(condition.op) == "true") != negated ? "(s.company_id IS NULL OR \(companies))" : companies)
         case .topic(let key, let state):
             var rows: SQL = "SELECT x.subscriber_id FROM subscriptions x JOIN topics t ON t.id = x.topic_id WHERE t.key = \(key)"
             if state != .never { rows.append(" AND x.status = \(state.rawValue)") }
-            return Self.member(of: rows, negated: negated != (state == .never), topLevel: topLevel)
+            return .set(rows, negated: negated != (state == .never))
         case .activity(let activity):
-            if let rollup = rollup(activity) { return Self.member(of: rollup.rows, negated: negated != !rollup.member, topLevel: topLevel) }
-            return Self.counted(activityEvents(activity), activity.count, negated: negated, topLevel: topLevel)
+            if let rollup = rollup(activity) { return .set(rollup.rows, negated: negated != !rollup.member) }
+            return Self.counted(activityEvents(activity), activity.count, negated: negated)
         case .event(let event):
             let events = eventEvents(event)
-            guard let aggregate = event.aggregate else {
-                return Self.counted(events, event.count, negated: negated, topLevel: topLevel)
-            }
+            guard let aggregate = event.aggregate else { return Self.counted(events, event.count, negated: negated) }
             var having: [SQL] = []
             if let low = event.count.min, low > 1 { having.append("count(*) >= \(low)") }
             if let high = event.count.max { having.append("count(*) <= \(high)") }
-            let path = aggregate.property.split(separator: ".").map(String.init)
-            let value: SQL = "CASE WHEN jsonb_typeof(e.properties #> \(path)) = 'number' THEN (e.properties #>> \(path))::float8 END"
+            let (json, text) = Self.property(aggregate.property)
+            let value: SQL = "CASE WHEN jsonb_typeof(\(json)) = 'number' THEN (\(text))::float8 END"
             // Over no numbers there is nothing to compare: false, whatever the operator.
             having.append(
                 Self.compare(
                     "\(unsafeRaw: aggregate.function.rawValue)(\(value))",
-                    .init(field: aggregate.property, type: .number, op: aggregate.op, value: aggregate.value), now: now, missing: "false"))
-            return Self.member(
-                of:
-                    "SELECT e.subscriber_id FROM events e WHERE \(events) GROUP BY e.subscriber_id HAVING \(SQL.joined(having, separator: " AND "))",
-                negated: negated, topLevel: topLevel)
+                    .init(field: aggregate.property, type: .number, op: aggregate.op, value: aggregate.value), now: now, missing: false))
+            return .once(
+                "SELECT e.subscriber_id FROM events e WHERE \(events) GROUP BY e.subscriber_id HAVING \(SQL.joined(having, separator: " AND "))",
+                negated: negated)
         case .technographic(let technographic):
             let column = technographic.dimension == .device ? "device" : "client"
             if technographic.mostly {
                 let top = technographic.dimension == .device ? "g.top_device" : "g.top_client"
-                return Self.member(
-                    of: "SELECT g.subscriber_id FROM engagement g WHERE lower(\(unsafeRaw: top)) = lower(\(technographic.value))",
-                    negated: negated, topLevel: topLevel)
+                return .set(
+                    "SELECT g.subscriber_id FROM engagement g WHERE lower(\(unsafeRaw: top)) = lower(\(technographic.value))",
+                    negated: negated)
             }
             var events: SQL =
                 "e.type IN ('open', 'click') AND NOT e.machine AND lower(e.\(unsafeRaw: column)) = lower(\(technographic.value))"
             if let window = technographic.window { events.append(Self.window(window, now: now)) }
-            return Self.member(of: "SELECT e.subscriber_id FROM events e WHERE \(events)", negated: negated, topLevel: topLevel)
+            return .set("SELECT e.subscriber_id FROM events e WHERE \(events)", negated: negated)
         }
     }
+
+    /// Conditions that must all hold (`negated`: the negations of conditions of which one must
+    /// hold). Company conditions that a person without a company fails are checked in one pass
+    /// over companies, as one would join them by hand.
+    private func conjunction(_ children: [SegmentRule], negated: Bool, topLevel: Bool, shared: Shared) throws -> SQL {
+        var parts: [SQL] = []
+        var companies: [SQL] = []
+        for child in children {
+            if case .company(let condition) = child, (Self.whenMissing(condition.op) == "true") == negated {
+                companies.append(companyCondition(condition, negated: negated))
+            } else {
+                parts.append(try part(child, negated: negated, topLevel: topLevel, shared: shared).sql(topLevel: topLevel))
+            }
+        }
+        if !companies.isEmpty {
+            parts.append("s.company_id IN (SELECT c.id FROM companies c WHERE \(SQL.joined(companies, separator: " AND ")))")
+        }
+        return "(\(SQL.joined(parts, separator: " AND ")))"
+    }
+
+    /// Conditions of which one must hold (`negated`: the negations of conditions that must all
+    /// hold). The sets a person must be in one of are one set, their union: PostgreSQL does not
+    /// turn an OR into a union itself, and a union can be joined where an OR is a filter on
+    /// every person.
+    private func disjunction(_ children: [SegmentRule], negated: Bool, shared: Shared) throws -> Part {
+        var parts: [SQL] = []
+        var sets: [SQL] = []
+        for child in children {
+            let part = try part(child, negated: negated, topLevel: false, shared: shared)
+            if case .set(let rows, negated: false) = part {
+                sets.append(rows)
+            } else {
+                parts.append(part.sql(topLevel: false))
+            }
+        }
+        guard !sets.isEmpty else { return .sql("(\(SQL.joined(parts, separator: " OR ")))") }
+        let union = Part.set(SQL.joined(sets, separator: " UNION "), negated: false)
+        return parts.isEmpty ? union : .sql("(\(SQL.joined(parts + [union.sql(topLevel: false)], separator: " OR ")))")
+    }
+
+    /// Whether a company meets the condition (or not, when `negated`).
+    private func companyCondition(_ condition: SegmentRule.Condition, negated: Bool) -> SQL {
+        Self.compare(companyValue(condition), condition, now: now, negated: negated, caseless: condition.field == "naics")
+    }
+
+    /// Built-in fields that always have a value.
+    static let requiredFields: Set<String> = ["email", "name", "status", "locale", "created_at", "score", "frequency", "domain"]
+    /// Text fields whose values are lowercase already (a fixed vocabulary): compared as they are,
+    /// which lets PostgreSQL use their statistics and indexes.
+    static let lowercaseFields: Set<String> = ["status", "frequency"]
 
     /// Membership of a set of subscriber ids (`rows` selects a `subscriber_id` column), or its
     /// absence when `negated`: a semi-join or an anti-join among the top-level conditions, a set
@@ -179,16 +278,39 @@ public struct SegmentCompiler: Sendable {
         case "domain": return "split_part(s.email, '@', 2)"
         case "created_at", "confirmed_at", "paused_until", "score": return "s.\(unsafeRaw: condition.field)"
         default:
-            let key = condition.field
-            switch condition.type {
-            case .text: return "(CASE WHEN jsonb_typeof(s.attributes -> \(key)) = 'string' THEN s.attributes ->> \(key) END)"
-            case .number: return "(CASE WHEN jsonb_typeof(s.attributes -> \(key)) = 'number' THEN (s.attributes ->> \(key))::float8 END)"
-            case .boolean: return "(CASE WHEN jsonb_typeof(s.attributes -> \(key)) = 'boolean' THEN (s.attributes ->> \(key))::boolean END)"
-            case .date:
-                return
-                    "(CASE WHEN (s.attributes ->> \(key)) ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' THEN (s.attributes ->> \(key))::timestamptz END)"
-            }
+            guard Self.isFieldKey(condition.field) else { throw FacteurError.invalid("field", "'\(condition.field)' is not a field key") }
+            return "\(unsafeRaw: Self.attribute(condition.field, condition.type, row: "s."))"
         }
+    }
+
+    /// A custom field's typed value, NULL when absent or of another JSON type. The key (from the
+    /// registry: lowercase letters, digits and `_`) is written into the SQL rather than bound,
+    /// so that the expression is the very one `statistics(for:)` describes, and PostgreSQL
+    /// estimates a condition on it from what it knows of the values.
+    static func attribute(_ key: String, _ type: SegmentRule.FieldType, row: String) -> String {
+        let json = "\(row)attributes -> '\(key)'"
+        let text = "\(row)attributes ->> '\(key)'"
+        switch type {
+        case .text: return "(CASE WHEN jsonb_typeof(\(json)) = 'string' THEN \(text) END)"
+        case .number: return "(CASE WHEN jsonb_typeof(\(json)) = 'number' THEN (\(text))::float8 END)"
+        case .boolean: return "(CASE WHEN jsonb_typeof(\(json)) = 'boolean' THEN (\(text))::boolean END)"
+        case .date: return "(CASE WHEN (\(text)) ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' THEN (\(text))::timestamptz END)"
+        }
+    }
+
+    static func isFieldKey(_ key: String) -> Bool {
+        key.range(of: "^[a-z][a-z0-9_]{0,62}$", options: .regularExpression) != nil
+    }
+
+    /// `CREATE STATISTICS` for what the compiler compares of a custom field (text: lowered), so
+    /// that PostgreSQL knows how common each value is. Without it, "plan = trial" is guessed at
+    /// half a percent of the people, and a plan built on that guess probes events a hundred
+    /// thousand times over.
+    public static func statistics(for field: Field) -> String? {
+        guard isFieldKey(field.key), let type = SegmentRule.FieldType(rawValue: field.type.rawValue) else { return nil }
+        let value = attribute(field.key, type, row: "")
+        let compared = type == .text ? "lower(\(value))" : value
+        return "CREATE STATISTICS IF NOT EXISTS facteur_field_\(field.key) ON (\(compared)) FROM subscribers"
     }
 
     private func companyValue(_ condition: SegmentRule.Condition) -> SQL {
@@ -204,24 +326,39 @@ public struct SegmentCompiler: Sendable {
         [.ne, .notIn, .notExists].contains(op) ? "true" : "false"
     }
 
-    /// `value op bound`, with the missing-value rule; text without regard to case.
-    static func compare(_ value: SQL, _ condition: SegmentRule.Condition, now: Date, missing: String? = nil) -> SQL {
+    /// Whether `value op bound` holds (or, when `negated`, does not), with the missing-value
+    /// rule; text without regard to case. The result may be NULL where the answer is false: it
+    /// is only ever combined with AND and OR, never under a NOT (the compiler pushes those down
+    /// to here). Written plainly, without COALESCE, so PostgreSQL estimates it from its
+    /// statistics. `nullable`: the value can be missing; `caseless`: it is lowercase already;
+    /// `missing`: what a missing value gives, when not the operator's rule.
+    static func compare(
+        _ value: SQL, _ condition: SegmentRule.Condition, now: Date, negated: Bool = false, nullable: Bool = true,
+        caseless: Bool = false, missing: Bool? = nil
+    ) -> SQL {
+        switch condition.op {
+        case .exists: return negated ? "(\(value) IS NULL)" : "(\(value) IS NOT NULL)"
+        case .notExists: return negated ? "(\(value) IS NOT NULL)" : "(\(value) IS NULL)"
+        default: break
+        }
         let text = condition.type == .text
-        let left: SQL = text ? "lower(\(value))" : value
+        let left: SQL = text && !caseless ? "lower(\(value))" : value
+        func bound(_ value: SegmentRule.Value) -> SQL { bind(value, lowered: text, now: now) }
+        // NULL exactly when the value is missing (bounds never are).
         let comparison: SQL
         switch (condition.op, condition.value) {
-        case (.exists, _): return "(\(value) IS NOT NULL)"
-        case (.notExists, _): return "(\(value) IS NULL)"
-        case (.eq, let bound): comparison = "\(left) = \(bind(bound, lowered: text, now: now))"
-        case (.ne, let bound): comparison = "\(left) <> \(bind(bound, lowered: text, now: now))"
-        case (.gt, let bound): comparison = "\(left) > \(bind(bound, lowered: text, now: now))"
-        case (.gte, let bound): comparison = "\(left) >= \(bind(bound, lowered: text, now: now))"
-        case (.lt, let bound): comparison = "\(left) < \(bind(bound, lowered: text, now: now))"
-        case (.lte, let bound): comparison = "\(left) <= \(bind(bound, lowered: text, now: now))"
-        case (.in, .texts(let items)): comparison = "\(left) = ANY(ARRAY(SELECT lower(x) FROM unnest(\(items)) AS x))"
-        case (.notIn, .texts(let items)): comparison = "NOT (\(left) = ANY(ARRAY(SELECT lower(x) FROM unnest(\(items)) AS x)))"
+        case (.eq, let value): comparison = "\(left) = \(bound(value))"
+        case (.ne, let value): comparison = "\(left) <> \(bound(value))"
+        case (.gt, let value): comparison = "\(left) > \(bound(value))"
+        case (.gte, let value): comparison = "\(left) >= \(bound(value))"
+        case (.lt, let value): comparison = "\(left) < \(bound(value))"
+        case (.lte, let value): comparison = "\(left) <= \(bound(value))"
+        case (.in, .texts(let items)) where !items.isEmpty:
+            comparison = "\(left) IN (\(SQL.joined(items.map { "lower(\($0))" }, separator: ", ")))"
+        case (.notIn, .texts(let items)) where !items.isEmpty:
+            comparison = "\(left) NOT IN (\(SQL.joined(items.map { "lower(\($0))" }, separator: ", ")))"
         case (.in, .numbers(let items)): comparison = "\(left) = ANY(\(items))"
-        case (.notIn, .numbers(let items)): comparison = "NOT (\(left) = ANY(\(items)))"
+        case (.notIn, .numbers(let items)): comparison = "\(left) <> ALL(\(items))"
         case (.contains, .text(let part)): comparison = "strpos(\(left), lower(\(part))) > 0"
         case (.startsWith, .text(let part)): comparison = "starts_with(\(left), lower(\(part)))"
         case (.endsWith, .text(let part)): comparison = "right(\(left), char_length(lower(\(part)))) = lower(\(part))"
@@ -229,7 +366,9 @@ public struct SegmentCompiler: Sendable {
         case (.between, .dateRange(let from, let to)): comparison = "\(left) BETWEEN \(from.resolve(now: now)) AND \(to.resolve(now: now))"
         default: comparison = "false"
         }
-        return "COALESCE(\(comparison), \(unsafeRaw: missing ?? whenMissing(condition.op)))"
+        let expression: SQL = negated ? "(NOT \(comparison))" : comparison
+        let missingMatches = (missing ?? (whenMissing(condition.op) == "true")) != negated
+        return nullable && missingMatches ? "(\(expression) OR \(value) IS NULL)" : expression
     }
 
     /// A bound value; text is lowered in SQL, like the column it meets (one notion of case).
@@ -290,7 +429,7 @@ public struct SegmentCompiler: Sendable {
             )
         }
         if let link = activity.link {
-            events.append(" AND e.link_id = ANY(ARRAY(SELECT l.id FROM campaign_links l WHERE l.url LIKE \(Self.likePattern(link))))")
+            events.append(" AND e.link_id IN (SELECT l.id FROM campaign_links l WHERE l.url LIKE \(Self.likePattern(link)))")
         }
         if let window = activity.window { events.append(Self.window(window, now: now)) }
         return events
@@ -317,25 +456,30 @@ public struct SegmentCompiler: Sendable {
     /// Whether the count of `events` meets the bound (or not, when `negated`): at least once is
     /// the set of people with one; never, its absence; other bounds count per person. A bound
     /// with a maximum only is the absence of the people above it.
-    static func counted(_ events: SQL, _ bound: SegmentRule.CountBound, negated: Bool, topLevel: Bool) -> SQL {
+    static func counted(_ events: SQL, _ bound: SegmentRule.CountBound, negated: Bool) -> Part {
         let plain: SQL = "SELECT e.subscriber_id FROM events e WHERE \(events)"
         func grouped(_ having: SQL) -> SQL { "\(plain) GROUP BY e.subscriber_id HAVING \(having)" }
         switch (bound.min ?? 0, bound.max) {
-        case (0, nil): return negated ? "false" : "true"
-        case (1, nil): return member(of: plain, negated: negated, topLevel: topLevel)
-        case (_, 0?): return member(of: plain, negated: !negated, topLevel: topLevel)
-        case (0, let high?): return member(of: grouped("count(*) > \(high)"), negated: !negated, topLevel: topLevel)
-        case (let low, let high?): return member(of: grouped("count(*) BETWEEN \(low) AND \(high)"), negated: negated, topLevel: topLevel)
-        case (let low, nil): return member(of: grouped("count(*) >= \(low)"), negated: negated, topLevel: topLevel)
+        case (0, nil): return .sql(negated ? "false" : "true")
+        case (1, nil): return .set(plain, negated: negated)
+        case (_, 0?): return .set(plain, negated: !negated)
+        case (0, let high?): return .once(grouped("count(*) > \(high)"), negated: !negated)
+        case (let low, let high?): return .once(grouped("count(*) BETWEEN \(low) AND \(high)"), negated: negated)
+        case (let low, nil): return .once(grouped("count(*) >= \(low)"), negated: negated)
         }
+    }
+
+    /// An event property (`a` or `a.b`) as JSON and as text.
+    static func property(_ name: String) -> (json: SQL, text: SQL) {
+        let path = name.split(separator: ".").map(String.init)
+        if path.count == 1 { return ("(e.properties -> \(path[0]))", "(e.properties ->> \(path[0]))") }
+        return ("(e.properties #> \(path))", "(e.properties #>> \(path))")
     }
 
     /// A property filter as an expression on `e.properties`, never NULL, with the semantics of
     /// the SQL function facteur_filter_match (scoring rules) and of PropertyFilter.matches.
     static func matches(_ filter: PropertyFilter) -> SQL {
-        let path = filter.property.split(separator: ".").map(String.init)
-        let json: SQL = path.count == 1 ? "(e.properties -> \(path[0]))" : "(e.properties #> \(path))"
-        let text: SQL = path.count == 1 ? "(e.properties ->> \(path[0]))" : "(e.properties #>> \(path))"
+        let (json, text) = property(filter.property)
         func typed(_ kind: String, _ test: SQL) -> SQL {
             "(CASE WHEN jsonb_typeof(\(json)) = \(unsafeRaw: "'" + kind + "'") THEN \(test) ELSE false END)"
         }

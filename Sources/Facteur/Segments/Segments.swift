@@ -114,7 +114,7 @@ public struct Segments: Sendable {
         let id: Int64 = try await withSegmentsLocked { tx in
             // References must exist and must not loop; compiling checks both.
             let compiler = try await compiler(schema: schema, on: tx)
-            _ = try compiler.predicate(rule)
+            try compiler.check(rule)
             let rows = try await tx.query(
                 database.sql("segment-insert", name, description, PostgresJSON(rawJSON: rule.json.jsonText), kind))
             let id = try rows[0].decode(Int64.self, "id")
@@ -141,7 +141,7 @@ public struct Segments: Sendable {
                 throw FacteurError(.conflict, "segment \(id) no longer checks against the field registry; give it a new rule")
             }
             let updated = SegmentCompiler(schema: schema, segments: definitions, snapshots: compiler.snapshots, now: compiler.now)
-            _ = try updated.predicate(.segment(id))
+            try updated.check(.segment(id))
             let rows = try await tx.query(
                 database.sql("segment-update", id, name, description, rule.map { PostgresJSON(rawJSON: $0.json.jsonText) }, kind))
             guard !rows.isEmpty else { throw FacteurError.notFound("no segment with id \(id)") }
@@ -184,7 +184,7 @@ public struct Segments: Sendable {
         try await Self.prepareEvaluation(on: tx, database: database)
         _ = try await tx.query(database.sql("segment-members-clear", id))
         _ = try await tx.query(
-            "INSERT INTO segment_members (segment_id, subscriber_id) SELECT \(id), s.id FROM subscribers s WHERE \(try compiler.predicate(rule))"
+            "INSERT INTO segment_members (segment_id, subscriber_id) \(try compiler.select("\(id), s.id", where: rule))"
         )
         _ = try await tx.query(database.sql("segment-refreshed", id, true))
     }
@@ -293,7 +293,7 @@ public struct Segments: Sendable {
     ) async throws -> Page<Member> {
         let limit = max(1, min(limit, 1000))
         let sql: SQL =
-            "SELECT s.id, s.email, s.name FROM subscribers s WHERE s.id > \(after) AND \(try compiler.predicate(rule)) ORDER BY s.id LIMIT \(limit + 1)"
+            try compiler.select("s.id, s.email, s.name", where: rule, also: "s.id > \(after)", then: " ORDER BY s.id LIMIT \(limit + 1)")
         let members = try await tx.query(sql).map {
             Member(
                 id: try $0.decode(Int64.self, "id"), email: try $0.decode(String.self, "email"), name: try $0.decode(String.self, "name"))
