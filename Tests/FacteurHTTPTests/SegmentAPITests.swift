@@ -45,7 +45,7 @@ struct SegmentAPITests {
             #expect(preview.text.contains("s0@example.com") && !preview.text.contains("s1@example.com"))
             #expect(try preview.value("sql").map { "\($0)" }?.contains("$1") == true, "values are bound, shown apart")
             guard case .array(let parameters)? = try preview.value("parameters") else { throw TestSetupError(description: preview.text) }
-            #expect(parameters.contains(.string("fr")) && parameters.contains(.string("news")))
+            #expect(parameters.contains(.string("fr")) && parameters.contains(.string("subscribed")))
 
             let first = try await api.send(.get, "/api/segments/\(frenchID)/members?limit=2")
             guard case .array(let items)? = try first.value("items"), case .string(let next)? = try first.value("next_cursor") else {

@@ -23,6 +23,10 @@ DELETE FROM segments WHERE id = $1 RETURNING id
 -- Every definition, to resolve references between segments (a small table).
 SELECT id, definition, kind FROM segments
 
+-- name: segment-topics
+-- Topic ids by key, for the compiler (a small table).
+SELECT id, key FROM topics
+
 -- name: segment-members-clear
 DELETE FROM segment_members WHERE segment_id = $1
 

@@ -39,10 +39,19 @@ public struct SegmentCompiler: Sendable {
     public let snapshots: Set<Int64>
     public let now: Date
 
-    public init(schema: SegmentSchema, segments: [Int64: SegmentRule] = [:], snapshots: Set<Int64> = [], now: Date = Date()) {
+    /// Topic ids by key, when known: a topic condition then names its topic by id, which lets
+    /// PostgreSQL see that a person appears once in it (the key is (subscriber, topic)) and how
+    /// many people it holds. Without them, the topic is looked up by key in the query.
+    public let topics: [String: Int64]?
+
+    public init(
+        schema: SegmentSchema, segments: [Int64: SegmentRule] = [:], snapshots: Set<Int64> = [], topics: [String: Int64]? = nil,
+        now: Date = Date()
+    ) {
         self.schema = schema
         self.segments = segments
         self.snapshots = snapshots
+        self.topics = topics
         self.now = now
     }
 
@@ -170,7 +179,13 @@ public struct SegmentCompiler: Sendable {
             let companies: SQL = "s.company_id IN (SELECT c.id FROM companies c WHERE \(companyCondition(condition, negated: negated)))"
             return .sql((Self.whenMissing(condition.op) == "true") != negated ? "(s.company_id IS NULL OR \(companies))" : companies)
         case .topic(let key, let state):
-            var rows: SQL = "SELECT x.subscriber_id FROM subscriptions x JOIN topics t ON t.id = x.topic_id WHERE t.key = \(key)"
+            var rows: SQL =
+                if let topics {
+                    // A key with no topic selects no one (no topic has id 0).
+                    "SELECT x.subscriber_id FROM subscriptions x WHERE x.topic_id = \(topics[key] ?? 0)"
+                } else {
+                    "SELECT x.subscriber_id FROM subscriptions x JOIN topics t ON t.id = x.topic_id WHERE t.key = \(key)"
+                }
             if state != .never { rows.append(" AND x.status = \(state.rawValue)") }
             return .set(rows, negated: negated != (state == .never))
         case .activity(let activity):

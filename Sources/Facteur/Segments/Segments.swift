@@ -58,7 +58,15 @@ public struct Segments: Sendable {
             definitions[id] = try? SegmentRule(json: json, schema: schema)
             if try row.decode(String.self, "kind") == "static" { snapshots.insert(id) }
         }
-        return SegmentCompiler(schema: schema, segments: definitions, snapshots: snapshots, now: now)
+        var topics: [String: Int64] = [:]
+        let topicRows: PostgresRows
+        if let connection {
+            topicRows = try await connection.query(database.sql("segment-topics"))
+        } else {
+            topicRows = try await database.pool.query(database.sql("segment-topics"))
+        }
+        for row in topicRows { topics[try row.decode(String.self, "key")] = try row.decode(Int64.self, "id") }
+        return SegmentCompiler(schema: schema, segments: definitions, snapshots: snapshots, topics: topics, now: now)
     }
 
     /// Runs `body` in a transaction set up to evaluate segments (see `segment-settings`).
@@ -140,7 +148,8 @@ public struct Segments: Sendable {
             guard let definition = definitions[id] else {
                 throw FacteurError(.conflict, "segment \(id) no longer checks against the field registry; give it a new rule")
             }
-            let updated = SegmentCompiler(schema: schema, segments: definitions, snapshots: compiler.snapshots, now: compiler.now)
+            let updated = SegmentCompiler(
+                schema: schema, segments: definitions, snapshots: compiler.snapshots, topics: compiler.topics, now: compiler.now)
             try updated.check(.segment(id))
             let rows = try await tx.query(
                 database.sql("segment-update", id, name, description, rule.map { PostgresJSON(rawJSON: $0.json.jsonText) }, kind))
