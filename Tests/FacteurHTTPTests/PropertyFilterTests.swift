@@ -75,7 +75,7 @@ struct PropertyFilterTests {
             for (properties, filters) in cases {
                 let expected = filters.matches(properties)
                 let sql: SQL = """
-                    SELECT \(SQL.joined(filters.map(SegmentCompiler.matches), separator: " AND ")) AS matched
+                    SELECT COALESCE(\(SQL.joined(filters.map(SegmentCompiler.matches), separator: " AND ")), false) AS matched
                       FROM (SELECT \(PostgresJSON(rawJSON: properties.jsonText))::jsonb AS properties) AS e
                     """
                 if try await database.pool.query(sql)[0].decode(Bool.self, "matched") != expected {

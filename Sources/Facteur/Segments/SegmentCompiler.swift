@@ -491,19 +491,33 @@ public struct SegmentCompiler: Sendable {
         return ("(e.properties #> \(path))", "(e.properties #>> \(path))")
     }
 
-    /// A property filter as an expression on `e.properties`, never NULL, with the semantics of
-    /// the SQL function facteur_filter_match (scoring rules) and of PropertyFilter.matches.
+    /// A property filter as an expression on `e.properties`, with the semantics of the SQL
+    /// function facteur_filter_match (scoring rules) and of PropertyFilter.matches; NULL counts as
+    /// false (it only ever stands in a WHERE, under no NOT). Text tests come first and the JSON
+    /// type check after, so most events are turned down by one lookup: this runs once per event
+    /// of the window.
     static func matches(_ filter: PropertyFilter) -> SQL {
         let (json, text) = property(filter.property)
         func typed(_ kind: String, _ test: SQL) -> SQL {
             "(CASE WHEN jsonb_typeof(\(json)) = \(unsafeRaw: "'" + kind + "'") THEN \(test) ELSE false END)"
         }
-        func equal(_ value: JSONValue) -> SQL {
-            switch value {
-            case .string(let string): typed("string", "lower(\(text)) = lower(\(string))")
-            case .number(let number): typed("number", "\(text)::float8 = \(number)")
-            default: "COALESCE(\(json) = \(PostgresJSON(rawJSON: value.jsonText))::jsonb, false)"
+        func isString(_ test: SQL) -> SQL { "(\(test) AND jsonb_typeof(\(json)) = 'string')" }
+        /// Equal to one of `values` (JSON scalars); NULL or false otherwise.
+        func equal(_ values: [JSONValue]) -> SQL {
+            var tests: [SQL] = []
+            let strings = values.compactMap { if case .string(let string) = $0 { string } else { nil } }
+            if !strings.isEmpty {
+                tests.append(isString("lower(\(text)) IN (\(SQL.joined(strings.map { "lower(\($0))" }, separator: ", ")))"))
             }
+            let numbers = values.compactMap { if case .number(let number) = $0 { number } else { nil } }
+            if !numbers.isEmpty { tests.append(typed("number", "\(text)::float8 = ANY(\(numbers))")) }
+            for value in values {
+                switch value {
+                case .string, .number: continue
+                default: tests.append("(\(json) = \(PostgresJSON(rawJSON: value.jsonText))::jsonb)")
+                }
+            }
+            return tests.isEmpty ? "false" : "(\(SQL.joined(tests, separator: " OR ")))"
         }
         func number(_ op: String, _ value: JSONValue) -> SQL {
             guard case .number(let bound) = value else { return "false" }
@@ -511,17 +525,16 @@ public struct SegmentCompiler: Sendable {
         }
         func string(_ value: JSONValue, _ test: (SQL) -> SQL) -> SQL {
             guard case .string(let part) = value else { return "false" }
-            return typed("string", test("lower(\(part))"))
+            return isString(test("lower(\(part))"))
         }
         switch filter.op {
-        case .exists: return "COALESCE(jsonb_typeof(\(json)) <> 'null', false)"
+        case .exists: return "(jsonb_typeof(\(json)) <> 'null')"
         case .notExists: return "COALESCE(jsonb_typeof(\(json)) = 'null', true)"
-        case .eq: return equal(filter.value)
-        case .ne: return "(NOT \(equal(filter.value)))"
+        case .eq: return equal([filter.value])
+        case .ne: return "(NOT COALESCE(\(equal([filter.value])), false))"
         case .in, .notIn:
             guard case .array(let items) = filter.value else { return "false" }
-            let any: SQL = "(\(SQL.joined(items.map(equal), separator: " OR ")))"
-            return filter.op == .in ? any : "(NOT \(any))"
+            return filter.op == .in ? equal(items) : "(NOT COALESCE(\(equal(items)), false))"
         case .contains: return string(filter.value) { "strpos(lower(\(text)), \($0)) > 0" }
         case .startsWith: return string(filter.value) { "starts_with(lower(\(text)), \($0))" }
         case .endsWith: return string(filter.value) { "right(lower(\(text)), char_length(\($0))) = \($0)" }
