@@ -129,14 +129,16 @@ public struct SegmentCompiler: Sendable {
     /// `negated`, the absence) of a set of subscriber ids (SQL selecting a `subscriber_id`).
     enum Part {
         case sql(SQL)
-        case set(SQL, negated: Bool)
+        /// `probed`: the set reads a table with one row per person at most (the rollup), which
+        /// a lookup per person can check as cheaply as a hash.
+        case set(SQL, negated: Bool, probed: Bool = false)
         /// A set worth computing once for the whole query (a GROUP BY over events).
         case once(SQL, negated: Bool)
 
         func sql(topLevel: Bool) -> SQL {
             switch self {
             case .sql(let sql): sql
-            case .set(let rows, let negated), .once(let rows, let negated):
+            case .set(let rows, let negated, _), .once(let rows, let negated):
                 SegmentCompiler.member(of: rows, negated: negated, topLevel: topLevel)
             }
         }
@@ -189,7 +191,7 @@ public struct SegmentCompiler: Sendable {
             if state != .never { rows.append(" AND x.status = \(state.rawValue)") }
             return .set(rows, negated: negated != (state == .never))
         case .activity(let activity):
-            if let rollup = rollup(activity) { return .set(rollup.rows, negated: negated != !rollup.member) }
+            if let rollup = rollup(activity) { return .set(rollup.rows, negated: negated != !rollup.member, probed: true) }
             return Self.counted(activityEvents(activity), activity.count, negated: negated)
         case .event(let event):
             let events = eventEvents(event)
@@ -213,7 +215,7 @@ public struct SegmentCompiler: Sendable {
                 let top = technographic.dimension == .device ? "g.top_device" : "g.top_client"
                 return .set(
                     "SELECT g.subscriber_id FROM engagement g WHERE lower(\(unsafeRaw: top)) = lower(\(technographic.value))",
-                    negated: negated)
+                    negated: negated, probed: true)
             }
             var events: SQL =
                 "e.type IN ('open', 'click') AND NOT e.machine AND lower(e.\(unsafeRaw: column)) = lower(\(technographic.value))"
@@ -250,8 +252,11 @@ public struct SegmentCompiler: Sendable {
         var sets: [SQL] = []
         for child in children {
             let part = try part(child, negated: negated, topLevel: false, shared: shared)
-            if case .set(let rows, negated: false) = part {
+            if case .set(let rows, negated: false, probed: false) = part {
                 sets.append(rows)
+            } else if case .set(let rows, negated: false, probed: true) = part {
+                // Checked for the people the other conditions leave, rather than read whole.
+                parts.append("EXISTS (SELECT 1 FROM (\(rows)) AS m WHERE m.subscriber_id = s.id)")
             } else {
                 parts.append(part.sql(topLevel: false))
             }
@@ -501,7 +506,9 @@ public struct SegmentCompiler: Sendable {
         func typed(_ kind: String, _ test: SQL) -> SQL {
             "(CASE WHEN jsonb_typeof(\(json)) = \(unsafeRaw: "'" + kind + "'") THEN \(test) ELSE false END)"
         }
-        func isString(_ test: SQL) -> SQL { "(\(test) AND jsonb_typeof(\(json)) = 'string')" }
+        // One expression, not two conditions: PostgreSQL has no statistics on properties and
+        // would multiply two guesses into a handful of events, then plan nested loops on that.
+        func isString(_ test: SQL) -> SQL { "(CASE WHEN \(test) THEN jsonb_typeof(\(json)) = 'string' ELSE false END)" }
         /// Equal to one of `values` (JSON scalars); NULL or false otherwise.
         func equal(_ values: [JSONValue]) -> SQL {
             var tests: [SQL] = []
