@@ -139,14 +139,22 @@ struct SegmentCompilerTests {
             ("Clinique", "Health", "621111", 40, 2_500_000, "QC"), ("Froid", "HVAC", "238220", 12, 900_000, "qc"),
             ("Chaud", "hvac", "2382", 5, nil, "ON"), ("Boutique", nil, nil, nil, 150_000.5, nil),
         ]
-        for company in companyRows {
+        // Their own attributes, of mixed types (a tier of the wrong type counts as missing).
+        let companyAttributes: [[String: JSONValue]] = [
+            ["tier": .string("Gold"), "seats": .number(50), "renews_at": .string("2026-12-01T00:00:00Z"), "partner": .bool(true)],
+            ["tier": .string("silver"), "seats": .number(8), "renews_at": .string("2026-09-01T00:00:00Z")],
+            ["tier": .number(3), "partner": .null], [:],
+        ]
+        for (index, company) in companyRows.enumerated() {
             let id = try await pool.query(
                 """
-                INSERT INTO companies (name, industry, naics, employees, revenue, region)
-                VALUES (\(company.0), \(company.1), \(company.2), \(company.3), \(company.4), \(company.5)) RETURNING id
+                INSERT INTO companies (name, industry, naics, employees, revenue, region, attributes)
+                VALUES (\(company.0), \(company.1), \(company.2), \(company.3), \(company.4), \(company.5),
+                        \(PostgresJSON(rawJSON: JSONValue.object(companyAttributes[index]).jsonText))) RETURNING id
                 """)[0].decode(Int64.self, "id")
             world.companies[id] = .init(
-                id: id, name: company.0, industry: company.1, naics: company.2, employees: company.3, revenue: company.4, region: company.5)
+                id: id, name: company.0, industry: company.1, naics: company.2, employees: company.3, revenue: company.4, region: company.5,
+                attributes: companyAttributes[index])
         }
         let companyIDs = world.companies.keys.sorted()
         for index in 0..<40 {
@@ -269,6 +277,14 @@ struct SegmentCompilerTests {
                 .init(field: "revenue", type: .number, op: pick([.gt, .notExists]), value: .number(1_000_000)),
                 .init(field: "region", type: .text, op: .in, value: .texts(["QC"])),
                 .init(field: "name", type: .text, op: pick([.eq, .ne]), value: .text("froid")),
+                .init(field: "attributes.tier", type: .text, op: pick([.eq, .ne]), value: .text("gold")),
+                .init(field: "attributes.tier", type: .text, op: pick([.in, .notIn]), value: .texts(["GOLD", "bronze"])),
+                .init(field: "attributes.seats", type: .number, op: pick([.gt, .lte, .ne]), value: .number(10)),
+                .init(
+                    field: "attributes.renews_at", type: .date, op: pick([.lt, .gte]),
+                    value: .date(.absolute(now.addingTimeInterval(10 * 86_400)))),
+                .init(field: "attributes.partner", type: .boolean, op: pick([.eq, .ne]), value: .bool(true)),
+                .init(field: "attributes.partner", type: .text, op: pick([.exists, .notExists]), value: .none),
             ]
             var condition = pick(conditions)
             if condition.op == .notExists { condition.value = .none }

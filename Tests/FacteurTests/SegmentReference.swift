@@ -25,6 +25,7 @@ struct SegmentWorld {
         var employees: Int?
         var revenue: Double?
         var region: String?
+        var attributes: [String: JSONValue] = [:]
     }
 
     struct Event {
@@ -66,7 +67,7 @@ struct SegmentWorld {
         case .field(let condition): return compare(fieldValue(condition, person), condition)
         case .company(let condition):
             guard let id = person.company, let company = companies[id] else { return Self.whenMissing(condition.op) }
-            return compare(companyValue(condition.field, company), condition)
+            return compare(companyValue(condition, company), condition)
         case .topic(let key, let state):
             let status = subscriptions[person.id]?[key]
             switch state {
@@ -179,26 +180,39 @@ struct SegmentWorld {
         case "timezone", "confirmed_at", "paused_until": return nil
         case "created_at": return .date(person.createdAt)
         case "score": return .number(person.score)
-        default:
-            switch (condition.type, person.attributes[condition.field]) {
-            case (.text, .string(let text)?): return .text(text)
-            case (.number, .number(let number)?): return .number(number)
-            case (.boolean, .bool(let flag)?): return .bool(flag)
-            case (.date, .string(let text)?): return ISODates.parse(text).map(Value.date)
-            default: return nil
-            }
+        default: return Self.typed(person.attributes[condition.field], condition.type)
         }
     }
 
-    private func companyValue(_ field: String, _ company: Company) -> Value? {
-        switch field {
-        case "name": .text(company.name)
-        case "industry": company.industry.map(Value.text)
-        case "naics": company.naics.map(Value.text)
-        case "region": company.region.map(Value.text)
-        case "employees": company.employees.map { .number(Double($0)) }
-        case "revenue": company.revenue.map(Value.number)
+    /// A JSON attribute read as the condition's type; nil when absent or of another type.
+    static func typed(_ value: JSONValue?, _ type: SegmentRule.FieldType) -> Value? {
+        switch (type, value) {
+        case (.text, .string(let text)?): .text(text)
+        case (.number, .number(let number)?): .number(number)
+        case (.boolean, .bool(let flag)?): .bool(flag)
+        case (.date, .string(let text)?): ISODates.parse(text).map(Value.date)
         default: nil
+        }
+    }
+
+    private func companyValue(_ condition: SegmentRule.Condition, _ company: Company) -> Value? {
+        if condition.field.hasPrefix("attributes.") {
+            let value = company.attributes[String(condition.field.dropFirst("attributes.".count))]
+            if condition.op == .exists || condition.op == .notExists {
+                if case nil = value { return nil }
+                if case .null? = value { return nil }
+                return .text("")
+            }
+            return Self.typed(value, condition.type)
+        }
+        switch condition.field {
+        case "name": return .text(company.name)
+        case "industry": return company.industry.map(Value.text)
+        case "naics": return company.naics.map(Value.text)
+        case "region": return company.region.map(Value.text)
+        case "employees": return company.employees.map { .number(Double($0)) }
+        case "revenue": return company.revenue.map(Value.number)
+        default: return nil
         }
     }
 

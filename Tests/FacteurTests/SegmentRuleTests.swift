@@ -29,6 +29,36 @@ struct SegmentRuleTests {
         }
     }
 
+    @Test func company_attributes_take_their_type_from_the_condition() throws {
+        let cases: [(String, SegmentRule.FieldType)] = [
+            (#"{"company": "attributes.tier", "op": "eq", "value": "gold"}"#, .text),
+            (#"{"company": "attributes.tier", "op": "in", "value": ["gold", "silver"]}"#, .text),
+            (#"{"company": "attributes.seats", "op": "gt", "value": 10}"#, .number),
+            (#"{"company": "attributes.seats", "op": "between", "value": [5, 15]}"#, .number),
+            (#"{"company": "attributes.partner", "op": "eq", "value": true}"#, .boolean),
+            (#"{"company": "attributes.renews_at", "op": "lt", "value": "-30d"}"#, .date),
+            (#"{"company": "attributes.partner", "op": "exists"}"#, .text),
+        ]
+        for (json, type) in cases {
+            let rule = try Self.parse(json)
+            guard case .company(let condition) = rule else {
+                Issue.record("\(json): \(rule)")
+                continue
+            }
+            #expect(condition.type == type, "\(json)")
+            // JSON and text both read back to the same tree.
+            #expect(try SegmentRule(json: rule.json, schema: Self.schema) == rule)
+            #expect(try SegmentText.parse(SegmentText.format(rule), schema: Self.schema) == rule, "\(SegmentText.format(rule))")
+        }
+        #expect(SegmentText.format(try Self.parse(cases[0].0)) == #"company attributes.tier = "gold""#)
+        let badKey = Self.refusal(#"{"and": [{"topic": "news"}, {"company": "attributes.Tier-1", "op": "eq", "value": "x"}]}"#)
+        #expect(badKey?.field == "and[1].company" && badKey?.message.contains("lowercase letters") == true, "\(String(describing: badKey))")
+        let badValue = Self.refusal(#"{"company": "attributes.tier", "op": "contains", "value": 5}"#)
+        #expect(badValue?.field == "op" && badValue?.message.contains("does not apply") == true, "\(String(describing: badValue))")
+        let unknown = Self.refusal(#"{"company": "tier", "op": "eq", "value": "gold"}"#)
+        #expect(unknown?.message.contains("unknown company field 'tier'") == true, "\(String(describing: unknown))")
+    }
+
     @Test func the_seed_articles_segments_parse_and_read_back_the_same() throws {
         let examples = [
             // Health-sector companies with revenue above 1 M.

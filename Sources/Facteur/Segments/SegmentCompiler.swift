@@ -334,10 +334,17 @@ public struct SegmentCompiler: Sendable {
     }
 
     private func companyValue(_ condition: SegmentRule.Condition) -> SQL {
+        if condition.field.hasPrefix(SegmentRule.companyAttributePrefix) {
+            let key = String(condition.field.dropFirst(SegmentRule.companyAttributePrefix.count))
+            guard Self.isFieldKey(key) else { return "NULL" }
+            // Present at all (any JSON type but null) for exists; else the typed value.
+            if condition.op == .exists || condition.op == .notExists { return "NULLIF(c.attributes -> \(key), 'null'::jsonb)" }
+            return "\(unsafeRaw: Self.attribute(key, condition.type, row: "c."))"
+        }
         switch condition.field {
-        case "employees": "c.employees::float8"
-        case "revenue": "c.revenue::float8"
-        default: "c.\(unsafeRaw: condition.field)"
+        case "employees": return "c.employees::float8"
+        case "revenue": return "c.revenue::float8"
+        default: return "c.\(unsafeRaw: condition.field)"
         }
     }
 

@@ -7,7 +7,9 @@ import Foundation
 /// Leaves:
 /// - `{"field": "country", "op": "eq", "value": "FR"}`; dates absolute (`2026-01-01`) or relative
 ///   to now (`"-30d"`; `h`, `d`, `w`, `y`);
-/// - `{"company": "employees", "op": "between", "value": [5, 15]}`;
+/// - `{"company": "employees", "op": "between", "value": [5, 15]}`, or a key of the company's own
+///   attributes, `{"company": "attributes.tier", "op": "eq", "value": "gold"}` (typed by the
+///   value: number, boolean, else text, or a date under an ordering operator);
 /// - `{"topic": "newsletter", "state": "subscribed" | "unsubscribed" | "never"}`;
 /// - `{"activity": "opened", "within": "30d", "campaign": 12 | "last_campaigns": 3,
 ///   "link": "https://shop.example/*", "count": {"gte": 3}, "machine": true}`;
@@ -69,6 +71,23 @@ extension SegmentRule {
         }
     }
 
+    /// `company attributes.tier = "gold"`: a key of the company's `attributes`.
+    static let companyAttributePrefix = "attributes."
+
+    /// The type a condition on an untyped attribute compares as: numbers and booleans by their
+    /// value, strings as text, except under an ordering (`gt` … `between`), where they are dates
+    /// (text has no order here). Reading the type back from the JSON gives the same tree.
+    static func attributeType(op: JSONValue?, value: JSONValue?) -> SegmentRule.FieldType {
+        switch value {
+        case .number?: return .number
+        case .bool?: return .boolean
+        case .array(let items)? where items.contains(where: { if case .number = $0 { true } else { false } }): return .number
+        default: break
+        }
+        if case .string(let op)? = op, ["gt", "gte", "lt", "lte", "between"].contains(op) { return .date }
+        return .text
+    }
+
     private static func leaf(_ kind: String, _ object: JSONObject, schema: SegmentSchema) throws -> SegmentRule {
         let at = object.path
         switch kind {
@@ -76,6 +95,16 @@ extension SegmentRule {
             try object.rejectUnknownKeys([kind, "op", "value"])
             let name = try object.string(kind, required: true, maxLength: 100)!
             let known = kind == "field" ? schema.fields : schema.companyFields
+            if kind == "company", name.hasPrefix(Self.companyAttributePrefix) {
+                // A company's own attributes (free-form JSON): the type is read from the condition.
+                let key = String(name.dropFirst(Self.companyAttributePrefix.count))
+                guard SegmentCompiler.isFieldKey(key) else {
+                    throw FacteurError.invalid(
+                        at + kind, "'\(key)' cannot name a company attribute here: use lowercase letters, digits and _ (at most 63)")
+                }
+                let type = Self.attributeType(op: object.values["op"], value: object.values["value"])
+                return .company(try Condition(name: name, type: type, object: object))
+            }
             guard let type = known[name] else {
                 let hint = kind == "field" ? "; register custom fields with POST /api/fields" : ""
                 throw FacteurError.invalid(

@@ -7,7 +7,8 @@ import Foundation
 ///       and not topic "newsletter" unsubscribed
 ///
 /// `and` binds tighter than `or`; `not` applies to what follows; parentheses group. Leaves:
-/// - a field: `name op value`, or `field name op value` when the name is a keyword; `company name op value`;
+/// - a field: `name op value`, or `field name op value` when the name is a keyword; `company name op value`
+///   (`company attributes.tier = "gold"` for a company's own attributes);
 ///   operators `= != > >= < <= in [..] not in [..] contains starts with ends with between A and B exists not exists`;
 /// - `topic "key" [subscribed | unsubscribed | never]`;
 /// - `opened | clicked | received | bounced | unsubscribed | complained` then, in any order,
