@@ -41,7 +41,7 @@ struct Dev: AsyncParsableCommand {
         let database = try Database(
             configuration: configuration, home: environment.home, maxConnections: try environment.poolSize(), logger: logger)
         do {
-            try await Migrator(directory: environment.home.migrationsDirectory).migrate(database.pool, logger: logger)
+            try await database.migrate(home: environment.home, logger: logger)
             let key = try await devKey(database)
             let base = "http://\(environment.host):\(try environment.port())"
             let socket = cluster?.socketDirectory

@@ -13,10 +13,9 @@ struct Migrate: AsyncParsableCommand {
         let logger = Logger(label: "facteur.migrate")
         let database = try Database(
             configuration: try environment.databaseConfiguration(), home: environment.home, maxConnections: 1, logger: logger)
-        let applied = try await Migrator(directory: environment.home.migrationsDirectory).migrate(database.pool, logger: logger)
+        // The statistics it creates for custom fields are logged.
+        let applied = try await database.migrate(home: environment.home, logger: logger).applied
         print(applied.isEmpty ? "The database is up to date." : "Applied migrations: \(applied.map(String.init).joined(separator: ", ")).")
-        let statistics = try await FieldRegistry(database: database).ensureStatistics()
-        if statistics > 0 { print("Created statistics for \(statistics) custom fields.") }
         await database.pool.close()
     }
 }

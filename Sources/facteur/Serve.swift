@@ -23,7 +23,7 @@ struct Serve: AsyncParsableCommand {
         let database = try Database(
             configuration: try environment.databaseConfiguration(), home: environment.home, maxConnections: try environment.poolSize(),
             logger: logger)
-        if migrate { try await Migrator(directory: environment.home.migrationsDirectory).migrate(database.pool, logger: logger) }
+        if migrate { try await database.migrate(home: environment.home, logger: logger) }
         let shared = try await SharedParts(environment: environment, logger: logger)
         try await runServer(database: database, environment: environment, shared: shared, logger: logger)
         await shared.close()
@@ -58,8 +58,6 @@ func runServer(
     if let onStarted { app.addServices(StartupNotice(action: onStarted)) }
     // A bad query stops the process here, at start, not in a request at 3 a.m.
     try await database.queries.verify(on: database.pool)
-    let statistics = try await FieldRegistry(database: database).ensureStatistics()
-    if statistics > 0 { logger.info("created statistics for \(statistics) custom fields (segments estimate from them)") }
     let extraServices = try await extraServices()
     let group = ServiceGroup(
         configuration: .init(

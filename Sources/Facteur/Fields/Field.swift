@@ -113,13 +113,12 @@ public struct FieldRegistry: Sendable {
 
     /// Creates the statistics segments need (see `SegmentCompiler.statistics(for:)`) for the
     /// fields that lack them, and has PostgreSQL gather them; returns how many were missing.
-    /// Run at start, for fields registered before the statistics existed.
+    /// Run after migrations (`Database.migrate`), for fields registered before the statistics
+    /// existed.
     @discardableResult
     public func ensureStatistics() async throws -> Int {
         let existing = Set(
-            try await database.pool.query("SELECT stxname FROM pg_statistic_ext WHERE stxrelid = 'subscribers'::regclass").map {
-                try $0.decode(String.self, "stxname")
-            })
+            try await database.pool.query(database.sql("field-statistics")).map { try $0.decode(String.self, "stxname") })
         var created = 0
         for field in try await list() where !existing.contains("facteur_field_\(field.key)") {
             guard let statistics = SegmentCompiler.statistics(for: field) else { continue }
