@@ -49,24 +49,22 @@ public struct Segments: Sendable {
     ) async throws -> SegmentCompiler {
         var definitions: [Int64: SegmentRule] = [:]
         var snapshots: Set<Int64> = []
-        let sql = database.sql("segment-definitions")
-        let rows: PostgresRows
-        if let connection { rows = try await connection.query(sql) } else { rows = try await database.pool.query(sql) }
-        for row in rows {
+        for row in try await query(database.sql("segment-definitions"), on: connection) {
             let id = try row.decode(Int64.self, "id")
             let json = try row.decode(PostgresJSON.self, "definition").decode(as: JSONValue.self)
             definitions[id] = try? SegmentRule(json: json, schema: schema)
             if try row.decode(String.self, "kind") == "static" { snapshots.insert(id) }
         }
         var topics: [String: Int64] = [:]
-        let topicRows: PostgresRows
-        if let connection {
-            topicRows = try await connection.query(database.sql("segment-topics"))
-        } else {
-            topicRows = try await database.pool.query(database.sql("segment-topics"))
+        for row in try await query(database.sql("segment-topics"), on: connection) {
+            topics[try row.decode(String.self, "key")] = try row.decode(Int64.self, "id")
         }
-        for row in topicRows { topics[try row.decode(String.self, "key")] = try row.decode(Int64.self, "id") }
         return SegmentCompiler(schema: schema, segments: definitions, snapshots: snapshots, topics: topics, now: now)
+    }
+
+    /// `sql` on the caller's connection (inside its transaction) when it has one, else the pool.
+    private func query(_ sql: SQL, on connection: PostgresConnection?) async throws -> PostgresRows {
+        if let connection { try await connection.query(sql) } else { try await database.pool.query(sql) }
     }
 
     /// Runs `body` in a transaction set up to evaluate segments (see `segment-settings`).
@@ -146,7 +144,7 @@ public struct Segments: Sendable {
             var definitions = compiler.segments
             if let rule { definitions[id] = rule }
             guard let definition = definitions[id] else {
-                throw FacteurError(.conflict, "segment \(id) no longer checks against the field registry; give it a new rule")
+                throw Self.stale(id)
             }
             let updated = SegmentCompiler(
                 schema: schema, segments: definitions, snapshots: compiler.snapshots, topics: compiler.topics, now: compiler.now)
@@ -180,7 +178,7 @@ public struct Segments: Sendable {
                     .conflict, "segment \(id) is dynamic: it is evaluated each time it is used, there is no snapshot to refresh")
             }
             guard let rule = compiler.segments[id] else {
-                throw FacteurError(.conflict, "segment \(id) no longer checks against the field registry; update its rule")
+                throw Self.stale(id)
             }
             try await snapshot(id: id, rule: rule, compiler: compiler, on: tx)
         }
@@ -292,7 +290,7 @@ public struct Segments: Sendable {
         let compiler = try await compiler(schema: try await schema(), now: now)
         guard compiler.segments[id] != nil else {
             _ = try await get(id: id)
-            throw FacteurError(.conflict, "segment \(id) no longer checks against the field registry; update its rule")
+            throw Self.stale(id)
         }
         return compiler
     }
@@ -308,6 +306,11 @@ public struct Segments: Sendable {
                 id: try $0.decode(Int64.self, "id"), email: try $0.decode(String.self, "email"), name: try $0.decode(String.self, "name"))
         }
         return Page(fetched: members, limit: limit, id: \.id)
+    }
+
+    /// A stored rule that no longer checks (it names a field since changed) cannot be evaluated.
+    private static func stale(_ id: Int64) -> FacteurError {
+        FacteurError(.conflict, "segment \(id) no longer checks against the field registry; give it a new rule")
     }
 
     private static func kind(_ object: JSONObject) throws -> String? {
